@@ -1,0 +1,18 @@
+//! The evaluation engine: assignments with rubrics, evaluators, grades,
+//! and the stored evaluations that teachers review.
+
+mod error;
+mod grade;
+mod grading;
+mod rubric;
+
+pub use error::EvalError;
+pub use grade::{chilean_grade, grade_to_f64};
+pub use grading::{
+    CriterionScore, Evaluator, EvaluatorError, Grading, GradingRequest, TenantRef, TokenUsage,
+    FLAG_OFFLINE_FALLBACK, FLAG_PROMPT_INJECTION,
+};
+pub use rubric::{
+    Assignment, AssignmentInput, Criterion, Language, Level, Rubric, RubricInput,
+    MAX_ASSIGNMENT_TEXT,
+};
