@@ -20,7 +20,7 @@ CREATE TABLE users (
     client_id TEXT NOT NULL REFERENCES clients (client_id),
     role TEXT NOT NULL,
     email TEXT,
-    active BOOLEAN NOT NULL,
+    active BIGINT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -69,7 +69,7 @@ CREATE TABLE evaluations (
     flags TEXT NOT NULL,
     model TEXT NOT NULL,
     provider TEXT NOT NULL,
-    cached BOOLEAN NOT NULL,
+    cached BIGINT NOT NULL,
     attempts BIGINT NOT NULL,
     input_tokens BIGINT NOT NULL,
     cached_input_tokens BIGINT NOT NULL,
@@ -108,6 +108,6 @@ CREATE TABLE usage_events (
     cached_input_tokens BIGINT NOT NULL,
     output_tokens BIGINT NOT NULL,
     cost_nanos BIGINT NOT NULL,
-    cache_hit BOOLEAN NOT NULL
+    cache_hit BIGINT NOT NULL
 );
 CREATE INDEX usage_events_day ON usage_events (local_day, client_id);

@@ -2,4 +2,5 @@
 //! language models, for partners who resell it to schools and universities.
 
 pub mod eval;
+pub mod store;
 pub mod tenancy;
