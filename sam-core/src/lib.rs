@@ -1,6 +1,9 @@
 //! SAM evaluates student work against an assignment's rubric with large
 //! language models, for partners who resell it to schools and universities.
 
+pub mod config;
+pub mod engine;
 pub mod eval;
+pub mod export;
 pub mod store;
 pub mod tenancy;

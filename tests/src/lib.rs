@@ -9,10 +9,10 @@ use sam_core::store::{Store, StoreLocation, StoreOptions};
 use sqlx::{Connection, Executor, PgConnection};
 
 /// The PostgreSQL server tests create their databases on. Override with
-/// `SAM_TEST_POSTGRES_URL`; it must name a database the user can connect to
+/// `SAMTEST_POSTGRES_URL`; it must name a database the user can connect to
 /// and a user allowed to create databases.
 pub fn admin_url() -> String {
-    std::env::var("SAM_TEST_POSTGRES_URL")
+    std::env::var("SAMTEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 

@@ -4,6 +4,7 @@
 mod error;
 mod grade;
 mod grading;
+mod guard;
 mod rubric;
 
 pub use error::EvalError;
@@ -12,7 +13,11 @@ pub use grading::{
     CriterionScore, Evaluator, EvaluatorError, Grading, GradingRequest, TenantRef, TokenUsage,
     FLAG_OFFLINE_FALLBACK, FLAG_PROMPT_INJECTION,
 };
+pub use guard::looks_like_prompt_injection;
 pub use rubric::{
     Assignment, AssignmentInput, Criterion, Language, Level, Rubric, RubricInput,
     MAX_ASSIGNMENT_TEXT,
 };
+
+mod evaluation;
+pub use evaluation::{Evaluation, EvaluationStatus, Review, SubmissionInput};

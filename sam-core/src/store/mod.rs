@@ -6,7 +6,9 @@
 //! partner's quoted schema on PostgreSQL, so no query depends on a
 //! connection's `search_path`.
 
+mod assignments;
 mod clients;
+mod evaluations;
 mod location;
 mod migrate;
 mod partners;
@@ -21,6 +23,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use tokio::sync::Mutex;
 
+pub use evaluations::{EvaluationFilter, ReviewAction};
+pub(crate) use evaluations::{EvaluationRecord, Stored};
 pub use location::StoreLocation;
 pub use migrate::{MigrationState, MigrationStatus};
 pub(crate) use tables::Tables;

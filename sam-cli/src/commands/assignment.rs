@@ -1,0 +1,244 @@
+//! `samctl assignment ...`: assignments and their rubrics.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use sam_core::eval::{Assignment, AssignmentInput, EvalError};
+use sam_core::store::PartnerDb;
+use sam_core::tenancy::TenancyError;
+
+use crate::app::{Context, EXIT_PARTIAL};
+use crate::cli::{AssignmentCommand, TenantArgs};
+use crate::input::{read_rows, Row};
+use crate::output::{self, Listing};
+
+/// Options of `samctl assignment import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+    /// JSONL or CSV file with one assignment per row
+    #[arg(long, short = 'f')]
+    pub file: PathBuf,
+    /// Field holding the assignment id
+    #[arg(long, default_value = "id")]
+    pub id_field: String,
+    /// Field holding the question or task
+    #[arg(long, default_value = "prompt")]
+    pub prompt_field: String,
+    /// Field holding the reference answer (optional in each row)
+    #[arg(long, default_value = "reference_answer")]
+    pub reference_field: String,
+    /// Field holding the maximum points
+    #[arg(long, default_value = "max_points")]
+    pub max_points_field: String,
+    /// Field holding the title (optional; the id when missing)
+    #[arg(long, default_value = "title")]
+    pub title_field: String,
+    /// Language of every imported assignment: es or en
+    #[arg(long, default_value = "es", value_parser = ["es", "en"])]
+    pub language: String,
+}
+
+const COLUMNS: [&str; 6] = [
+    "assignment",
+    "title",
+    "max points",
+    "language",
+    "criteria",
+    "reference",
+];
+
+fn cells(a: &Assignment) -> Vec<String> {
+    vec![
+        a.assignment_id.clone(),
+        a.title.clone(),
+        a.max_points.to_string(),
+        a.language.as_str().to_owned(),
+        a.rubric
+            .criteria
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.points))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if a.reference_answer.is_some() {
+            "yes"
+        } else {
+            "no"
+        }
+        .to_owned(),
+    ]
+}
+
+/// Reads one assignment from a TOML or JSON file.
+fn read_assignment_file(path: &Path, client_id: &str) -> anyhow::Result<Assignment> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let input: AssignmentInput = match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => toml::from_str(&text)
+            .with_context(|| format!("invalid assignment in {}", path.display()))?,
+        Some("json") => serde_json::from_str(&text)
+            .with_context(|| format!("invalid assignment in {}", path.display()))?,
+        _ => bail!(
+            "cannot tell the format of {}: name it .toml or .json",
+            path.display()
+        ),
+    };
+    input
+        .into_assignment(client_id)
+        .with_context(|| format!("invalid assignment in {}", path.display()))
+}
+
+/// Builds an assignment from an import row using the field mapping.
+fn assignment_from_row(row: &Row, args: &ImportArgs) -> Result<Assignment, String> {
+    let id = row.required(&args.id_field)?;
+    let prompt = row.required(&args.prompt_field)?;
+    let max_points = row.required(&args.max_points_field)?;
+    let max_points: f64 = max_points.parse().map_err(|_| {
+        format!(
+            "line {}: invalid {} {max_points:?}: expected a number",
+            row.line, args.max_points_field
+        )
+    })?;
+    let input = AssignmentInput {
+        id: id.to_owned(),
+        title: row.fields.get(&args.title_field).cloned(),
+        prompt: prompt.to_owned(),
+        reference_answer: row.fields.get(&args.reference_field).cloned(),
+        max_points,
+        language: Some(args.language.clone()),
+        rubric: None,
+    };
+    input
+        .into_assignment(&args.tenant.client)
+        .map_err(|err| format!("line {}: {err}", row.line))
+}
+
+/// Stores an assignment, treating an identical existing one as done.
+/// Returns whether it was created now.
+async fn store_assignment(db: &PartnerDb, assignment: &Assignment) -> Result<bool, EvalError> {
+    match db.create_assignment(assignment, None).await {
+        Ok(()) => Ok(true),
+        Err(EvalError::Tenancy(TenancyError::AlreadyExists { .. })) => {
+            let existing = db
+                .assignment(&assignment.client_id, &assignment.assignment_id)
+                .await?;
+            if &existing == assignment {
+                Ok(false)
+            } else {
+                Err(EvalError::Tenancy(TenancyError::AlreadyExists {
+                    kind: "assignment (with different content)",
+                    id: assignment.assignment_id.clone(),
+                }))
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
+pub async fn run(context: &Context, command: AssignmentCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AssignmentCommand::Create { tenant, file } => {
+            let (store, db) = context.partner_db(&tenant.partner).await?;
+            db.client(&tenant.client).await?;
+            let assignment = read_assignment_file(&file, &tenant.client)?;
+            db.create_assignment(&assignment, None).await?;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &[assignment], cells)?,
+                context.output,
+            )?;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        AssignmentCommand::Import(args) => import(context, &args).await,
+        AssignmentCommand::List { tenant } => {
+            let (store, db) = context.partner_db(&tenant.partner).await?;
+            db.client(&tenant.client).await?;
+            let assignments = db.assignments(&tenant.client).await?;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &assignments, cells)?,
+                context.output,
+            )?;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        AssignmentCommand::Show {
+            tenant,
+            assignment_id,
+        } => {
+            let (store, db) = context.partner_db(&tenant.partner).await?;
+            let assignment = db.assignment(&tenant.client, &assignment_id).await?;
+            let mut fields = vec![
+                ("assignment", assignment.assignment_id.clone()),
+                ("title", assignment.title.clone()),
+                ("prompt", assignment.prompt.clone()),
+                (
+                    "reference answer",
+                    assignment.reference_answer.clone().unwrap_or_default(),
+                ),
+                ("max points", assignment.max_points.to_string()),
+                ("language", assignment.language.as_str().to_owned()),
+            ];
+            for criterion in &assignment.rubric.criteria {
+                fields.push((
+                    "criterion",
+                    format!(
+                        "{} ({} points): {}",
+                        criterion.name, criterion.points, criterion.description
+                    ),
+                ));
+            }
+            output::print(&Listing::record(fields, &assignment)?, context.output)?;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn import(context: &Context, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let (store, db) = context.partner_db(&args.tenant.partner).await?;
+    db.client(&args.tenant.client).await?;
+    let rows = read_rows(&args.file)?;
+    let (mut created, mut unchanged, mut failed) = (0usize, 0usize, 0usize);
+    for row in rows {
+        let result = match row {
+            Ok(row) => match assignment_from_row(&row, args) {
+                Ok(assignment) => store_assignment(&db, &assignment)
+                    .await
+                    .map_err(|err| format!("line {}: {err}", row.line)),
+                Err(message) => Err(message),
+            },
+            Err(err) => Err(err.message),
+        };
+        match result {
+            Ok(true) => created += 1,
+            Ok(false) => unchanged += 1,
+            Err(message) => {
+                failed += 1;
+                crate::output::row_error(&message);
+            }
+        }
+    }
+    let summary =
+        serde_json::json!({ "created": created, "unchanged": unchanged, "failed": failed });
+    output::print(
+        &Listing {
+            columns: vec!["created", "unchanged", "failed"],
+            rows: vec![vec![
+                created.to_string(),
+                unchanged.to_string(),
+                failed.to_string(),
+            ]],
+            json: summary,
+        },
+        context.output,
+    )?;
+    store.close().await;
+    Ok(if failed > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,381 @@
+//! `samctl evaluate`: grade every submission in a file, resumably.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use sam_core::engine::{check_teacher, Engine, Outcome};
+use sam_core::eval::{Assignment, SubmissionInput};
+use sam_core::store::PartnerDb;
+use sam_core::tenancy::Client;
+use serde::Serialize;
+
+use crate::app::{Context, EXIT_PARTIAL};
+use crate::cli::{OutputFormat, TenantArgs};
+use crate::input::{read_rows, Row, RowError};
+use crate::output::{self, Listing};
+
+/// Options of `samctl evaluate`.
+#[derive(Debug, Args, Clone)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+    /// JSONL or CSV file with one submission per row
+    #[arg(long, short = 'f')]
+    pub file: PathBuf,
+    /// Evaluate every row against this assignment
+    #[arg(long, short = 'a', conflicts_with = "assignment_field")]
+    pub assignment: Option<String>,
+    /// Field holding each row's assignment id (when --assignment is not given)
+    #[arg(long, default_value = "assignment_id")]
+    pub assignment_field: String,
+    /// Field holding the submission id, unique per assignment
+    #[arg(long, default_value = "id")]
+    pub id_field: String,
+    /// Field holding the student id
+    #[arg(long, default_value = "student_id")]
+    pub student_field: String,
+    /// Field holding the student's text
+    #[arg(long, default_value = "text")]
+    pub text_field: String,
+    /// Teacher (user id) responsible for these evaluations
+    #[arg(long)]
+    pub teacher: Option<String>,
+    /// Submissions graded at once [default: evaluation.concurrency from the configuration, 8]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: Option<u16>,
+    /// Write one JSON line per row to this file (replaced when the run ends)
+    #[arg(long, value_name = "OUT.jsonl")]
+    pub results: Option<PathBuf>,
+}
+
+/// One line of the results file.
+#[derive(Debug, Serialize)]
+struct ResultLine {
+    line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evaluation: Option<sam_core::eval::Evaluation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Totals printed at the end of a run.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub rows: usize,
+    pub evaluated: usize,
+    pub already_evaluated: usize,
+    pub failed: usize,
+    pub mean_score_fraction: Option<f64>,
+    pub mean_grade: Option<f64>,
+    pub grade_distribution: BTreeMap<String, usize>,
+    pub cache_hits: usize,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: String,
+    pub interrupted: bool,
+}
+
+impl Summary {
+    fn add(&mut self, outcome: &Outcome, score_sum: &mut f64, grade_sum: &mut f64) {
+        let evaluation = outcome.evaluation();
+        match outcome {
+            Outcome::Evaluated(_) => self.evaluated += 1,
+            Outcome::AlreadyEvaluated(_) => self.already_evaluated += 1,
+        }
+        *score_sum += evaluation.score_fraction;
+        *grade_sum += evaluation.grade;
+        let bucket = grade_bucket(evaluation.grade);
+        *self.grade_distribution.entry(bucket).or_default() += 1;
+        if evaluation.cached {
+            self.cache_hits += 1;
+        }
+        self.input_tokens += evaluation.input_tokens;
+        self.output_tokens += evaluation.output_tokens;
+    }
+
+    /// Renders the summary as a field/value listing.
+    pub fn listing(&self) -> anyhow::Result<Listing> {
+        let mean = |v: Option<f64>, digits: usize| {
+            v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
+        };
+        let distribution = self
+            .grade_distribution
+            .iter()
+            .map(|(bucket, count)| format!("{bucket}: {count}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Listing::record(
+            vec![
+                ("rows", self.rows.to_string()),
+                ("evaluated now", self.evaluated.to_string()),
+                ("already evaluated", self.already_evaluated.to_string()),
+                ("failed", self.failed.to_string()),
+                (
+                    "mean score",
+                    mean(self.mean_score_fraction.map(|f| f * 100.0), 1) + "%",
+                ),
+                ("mean grade (1.0-7.0)", mean(self.mean_grade, 2)),
+                ("grade distribution", distribution),
+                ("cache hits", self.cache_hits.to_string()),
+                (
+                    "tokens in / out",
+                    format!("{} / {}", self.input_tokens, self.output_tokens),
+                ),
+                ("provider cost (USD)", self.cost_usd.clone()),
+            ],
+            self,
+        )
+    }
+}
+
+/// Buckets a 1.0-7.0 grade by whole grade: `1.0-1.9`, ..., `6.0-7.0`.
+fn grade_bucket(grade: f64) -> String {
+    let floor = grade.floor().clamp(1.0, 6.0);
+    if floor >= 6.0 {
+        "6.0-7.0".to_owned()
+    } else {
+        format!("{floor:.1}-{:.1}", floor + 0.9)
+    }
+}
+
+/// Parses one row into a submission, using the field mapping.
+fn submission_from_row(row: &Row, args: &EvaluateArgs) -> Result<SubmissionInput, String> {
+    let assignment_id = match &args.assignment {
+        Some(id) => id.clone(),
+        None => row.required(&args.assignment_field)?.to_owned(),
+    };
+    Ok(SubmissionInput {
+        submission_id: row.required(&args.id_field)?.to_owned(),
+        assignment_id,
+        student_id: row.required(&args.student_field)?.to_owned(),
+        text: row
+            .fields
+            .get(&args.text_field)
+            .cloned()
+            .unwrap_or_default(),
+    })
+}
+
+/// Loads every assignment of the client once, so rows look them up in memory.
+async fn load_assignments(
+    db: &PartnerDb,
+    client: &str,
+) -> anyhow::Result<HashMap<String, Arc<Assignment>>> {
+    Ok(db
+        .assignments(client)
+        .await?
+        .into_iter()
+        .map(|a| (a.assignment_id.clone(), Arc::new(a)))
+        .collect())
+}
+
+/// Writes result lines to `OUT.jsonl.partial`, renamed to `OUT.jsonl` once complete.
+struct ResultsFile {
+    final_path: PathBuf,
+    partial_path: PathBuf,
+    writer: std::io::BufWriter<std::fs::File>,
+}
+
+impl ResultsFile {
+    fn create(path: &Path) -> anyhow::Result<Self> {
+        let partial_path = PathBuf::from(format!("{}.partial", path.display()));
+        let file = std::fs::File::create(&partial_path)
+            .with_context(|| format!("cannot create {}", partial_path.display()))?;
+        Ok(Self {
+            final_path: path.to_path_buf(),
+            partial_path,
+            writer: std::io::BufWriter::new(file),
+        })
+    }
+
+    fn write(&mut self, line: &ResultLine) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.writer, line)?;
+        self.writer.write_all(b"\n")?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.writer.flush()?;
+        std::fs::rename(&self.partial_path, &self.final_path)
+            .with_context(|| format!("cannot write {}", self.final_path.display()))
+    }
+}
+
+fn progress_bar(rows: usize, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(rows as u64);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} evaluating [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Runs a batch with an explicit engine; the demo uses this too.
+pub async fn evaluate_file(
+    context: &Context,
+    db: &PartnerDb,
+    client: &Client,
+    engine: &Engine,
+    args: &EvaluateArgs,
+    rows: Vec<Result<Row, RowError>>,
+) -> anyhow::Result<Summary> {
+    if let Some(teacher) = &args.teacher {
+        check_teacher(db, &client.client_id, teacher).await?;
+    }
+    let assignments = load_assignments(db, &client.client_id).await?;
+    let mut summary = Summary {
+        rows: rows.len(),
+        ..Summary::default()
+    };
+    let mut results = args
+        .results
+        .as_deref()
+        .map(ResultsFile::create)
+        .transpose()?;
+    let concurrency = args
+        .concurrency
+        .map_or(context.config.evaluation.concurrency, usize::from)
+        .max(1);
+    let bar = progress_bar(
+        rows.len(),
+        context.quiet || context.output != OutputFormat::Table,
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_on_signal = Arc::clone(&stop);
+    let signal = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop_on_signal.store(true, Ordering::SeqCst);
+        }
+    });
+
+    let teacher = args.teacher.as_deref();
+    let jobs = rows.into_iter().map(|row| {
+        let stop = Arc::clone(&stop);
+        let assignments = &assignments;
+        async move {
+            if stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let row = match row {
+                Ok(row) => row,
+                Err(err) => return Some((err.line, Err(err.message))),
+            };
+            let line = row.line;
+            let input = match submission_from_row(&row, args) {
+                Ok(input) => input,
+                Err(message) => return Some((line, Err(message))),
+            };
+            let Some(assignment) = assignments.get(&input.assignment_id) else {
+                return Some((
+                    line,
+                    Err(format!(
+                        "line {line}: assignment {:?} not found in client {}; create or import it first",
+                        input.assignment_id, client.client_id
+                    )),
+                ));
+            };
+            let outcome = engine
+                .evaluate(db, client, assignment, teacher, &input)
+                .await
+                .map_err(|err| format!("line {line}: submission {:?}: {err}", input.submission_id));
+            Some((line, outcome))
+        }
+    });
+    let mut stream = futures::stream::iter(jobs).buffer_unordered(concurrency);
+    let (mut score_sum, mut grade_sum, mut cost_nanos) = (0.0, 0.0, 0i64);
+    while let Some(done) = stream.next().await {
+        bar.inc(1);
+        let Some((line, outcome)) = done else {
+            summary.interrupted = true;
+            continue;
+        };
+        let result_line = match outcome {
+            Ok(outcome) => {
+                summary.add(&outcome, &mut score_sum, &mut grade_sum);
+                if matches!(outcome, Outcome::Evaluated(_)) {
+                    cost_nanos += outcome.evaluation().cost_nanos;
+                }
+                let status = match &outcome {
+                    Outcome::Evaluated(_) => "evaluated",
+                    Outcome::AlreadyEvaluated(_) => "already_evaluated",
+                };
+                ResultLine {
+                    line,
+                    status: Some(status),
+                    evaluation: Some(outcome.evaluation().clone()),
+                    error: None,
+                }
+            }
+            Err(message) => {
+                summary.failed += 1;
+                bar.suspend(|| output::row_error(&message));
+                ResultLine {
+                    line,
+                    status: None,
+                    evaluation: None,
+                    error: Some(message),
+                }
+            }
+        };
+        if let Some(results) = results.as_mut() {
+            results.write(&result_line)?;
+        }
+    }
+    bar.finish_and_clear();
+    signal.abort();
+    let graded = summary.evaluated + summary.already_evaluated;
+    if graded > 0 {
+        summary.mean_score_fraction = Some(score_sum / graded as f64);
+        summary.mean_grade = Some(grade_sum / graded as f64);
+    }
+    summary.cost_usd = (rust_decimal::Decimal::from(cost_nanos)
+        / rust_decimal::Decimal::from(1_000_000_000))
+    .round_dp(6)
+    .to_string();
+    if let Some(results) = results {
+        results.finish()?;
+    }
+    Ok(summary)
+}
+
+/// Returns the evaluator `samctl` grades with: the offline rubric scorer.
+pub fn engine(context: &Context) -> Engine {
+    // NOTE: samctl grades with the offline scorer until the LLM router is
+    // wired to provider settings in the configuration.
+    Engine::new(Arc::new(sam_core::eval::OfflineScorer::new()))
+        .with_max_submission_bytes(context.config.evaluation.max_submission_bytes)
+}
+
+pub async fn run(context: &Context, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    let (store, db) = context.partner_db(&args.tenant.partner).await?;
+    let client = db.client(&args.tenant.client).await?;
+    let engine = engine(context);
+    let rows = read_rows(&args.file)?;
+    let summary = evaluate_file(context, &db, &client, &engine, &args, rows).await?;
+    output::print(&summary.listing()?, context.output)?;
+    store.close().await;
+    if summary.interrupted {
+        output::row_error("interrupted; re-run the same command to evaluate the remaining rows");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if summary.failed > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,10 @@
+//! One module per `samctl` command group.
+
+pub mod assignment;
+pub mod client;
+pub mod demo;
+pub mod evaluate;
+pub mod evaluation;
+pub mod partner;
+pub mod store;
+pub mod user;

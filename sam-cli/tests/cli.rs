@@ -1,0 +1,383 @@
+//! End-to-end tests of the `samctl` binary on the embedded store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Sam {
+    home: tempfile::TempDir,
+}
+
+impl Sam {
+    fn new() -> Self {
+        Self {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.home.path().join("sam")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_samctl"))
+            .args(args)
+            .env("SAM_HOME", self.home())
+            .env_remove("SAM_DATABASE_URL")
+            .env_remove("SAM_CONFIG")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "samctl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.home.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    }
+
+    /// Provisions partner `p1`, client `c1`, teacher `t1` and assignment `a1`.
+    fn provision(&self) {
+        self.ok(&["init"]);
+        self.ok(&[
+            "partner",
+            "create",
+            "p1",
+            "--name",
+            "Partner One",
+            "--tier",
+            "basic",
+        ]);
+        self.ok(&[
+            "client", "create", "-p", "p1", "c1", "--name", "School", "--type", "k12",
+        ]);
+        self.ok(&[
+            "user", "create", "-p", "p1", "-c", "c1", "t1", "--role", "teacher",
+        ]);
+        let assignment = self.file(
+            "a1.toml",
+            b"id = \"a1\"\nprompt = \"What is a variable?\"\nreference_answer = \"A named location in memory that stores a value.\"\nmax_points = 5\nlanguage = \"en\"\n",
+        );
+        self.ok(&[
+            "assignment",
+            "create",
+            "-p",
+            "p1",
+            "-c",
+            "c1",
+            "--file",
+            &assignment,
+        ]);
+    }
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn hostile_slug_exits_with_usage_code() {
+    let sam = Sam::new();
+    sam.ok(&["init"]);
+    for slug in ["Bad", "a;b", "public", "pg_x", &"a".repeat(41)] {
+        let output = sam.run(&["partner", "create", slug, "--name", "X", "--tier", "basic"]);
+        assert_eq!(code(&output), 2, "{slug}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("invalid partner slug"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(sam.json(&["partner", "list"]), serde_json::json!([]));
+}
+
+#[test]
+fn commands_before_init_say_to_run_init() {
+    let sam = Sam::new();
+    let output = sam.run(&["partner", "list"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("samctl init"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn partner_lifecycle_through_cli() {
+    let sam = Sam::new();
+    sam.provision();
+    let shown = sam.json(&["partner", "show", "p1"]);
+    assert_eq!(shown[0]["status"], "active");
+    sam.ok(&["partner", "suspend", "p1"]);
+    let output = sam.run(&["client", "list", "-p", "p1"]);
+    assert_eq!(code(&output), 4, "{}", stderr(&output));
+    assert!(stderr(&output).contains("suspended"));
+    sam.ok(&["partner", "resume", "p1"]);
+    let refused = sam.run(&["partner", "delete", "p1"]);
+    assert_eq!(code(&refused), 2);
+    assert!(stderr(&refused).contains("--yes"));
+    sam.ok(&["partner", "delete", "p1", "--yes"]);
+    assert_eq!(code(&sam.run(&["partner", "show", "p1"])), 3);
+    assert!(!sam.home().join("partners/p1.db").exists());
+}
+
+#[test]
+fn unknown_config_key_is_named() {
+    let sam = Sam::new();
+    sam.ok(&["init"]);
+    std::fs::write(sam.home().join("config.toml"), "databse_url = \"x\"\n").unwrap();
+    let output = sam.run(&["partner", "list"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("databse_url"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn evaluate_reports_bad_rows_and_continues() {
+    let sam = Sam::new();
+    sam.provision();
+    let huge = "x ".repeat(40_000);
+    let mut file = Vec::new();
+    file.extend_from_slice(b"id,student_id,text\n");
+    file.extend_from_slice(
+        b"s1,st1,\"A location in memory, \"\"named\"\",\nthat stores a value\"\n",
+    );
+    file.extend_from_slice(b"s2,st2,bad \xff byte\n");
+    file.extend_from_slice(format!("s3,st3,{huge}\n").as_bytes());
+    file.extend_from_slice(b"s4,st4,\n");
+    file.extend_from_slice(b",st5,no id\n");
+    let path = sam.file("subs.csv", &file);
+    let results = sam.home.path().join("out.jsonl");
+    let output = sam.run(&[
+        "evaluate",
+        "-p",
+        "p1",
+        "-c",
+        "c1",
+        "-a",
+        "a1",
+        "--file",
+        &path,
+        "--results",
+        &results.display().to_string(),
+        "-q",
+    ]);
+    assert_eq!(code(&output), 5, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("line 4") && err.contains("UTF-8"), "{err}");
+    assert!(err.contains("s3") && err.contains("maximum"), "{err}");
+    assert!(err.contains("line 7") && err.contains("\"id\""), "{err}");
+
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&results)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    let first = lines
+        .iter()
+        .find(|l| l["evaluation"]["submission_id"] == "s1")
+        .unwrap();
+    let score = first["evaluation"]["score"].as_f64().unwrap();
+    assert!((0.0..=5.0).contains(&score));
+    let empty = lines
+        .iter()
+        .find(|l| l["evaluation"]["submission_id"] == "s4")
+        .unwrap();
+    assert_eq!(empty["evaluation"]["score"].as_f64().unwrap(), 0.0);
+
+    let stored = sam.json(&["evaluation", "export", "-p", "p1", "--format", "jsonl"]);
+    let _ = stored;
+}
+
+#[test]
+fn duplicate_submission_id_with_other_text_is_rejected() {
+    let sam = Sam::new();
+    sam.provision();
+    let first = sam.file(
+        "one.jsonl",
+        b"{\"id\":\"s1\",\"student_id\":\"st1\",\"text\":\"a value in memory\"}\n",
+    );
+    sam.ok(&[
+        "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &first, "-q",
+    ]);
+    let same = sam.run(&[
+        "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &first, "-q", "-o", "json",
+    ]);
+    assert_eq!(code(&same), 0);
+    let summary: serde_json::Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert_eq!(summary["already_evaluated"], 1);
+    assert_eq!(summary["evaluated"], 0);
+    let other = sam.file(
+        "two.jsonl",
+        b"{\"id\":\"s1\",\"student_id\":\"st1\",\"text\":\"something else\"}\n",
+    );
+    let output = sam.run(&[
+        "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &other, "-q",
+    ]);
+    assert_eq!(code(&output), 5);
+    assert!(
+        stderr(&output).contains("already exists"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Counts rows of a partner table in the embedded store.
+fn count_rows(home: &Path, table: &str) -> i64 {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from {table}').fetchone()[0])"
+        ))
+        .arg(home.join("partners/p1.db"))
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn interrupted_batch_resumes_without_double_billing() {
+    let sam = Sam::new();
+    sam.provision();
+    let mut file = String::new();
+    for i in 0..3000 {
+        file.push_str(&format!(
+            "{{\"id\":\"s{i}\",\"student_id\":\"st{i}\",\"text\":\"a named place in memory holding value {i}\"}}\n"
+        ));
+    }
+    let path = sam.file("many.jsonl", file.as_bytes());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_samctl"))
+        .args([
+            "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &path, "-q",
+        ])
+        .env("SAM_HOME", sam.home())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    let before = count_rows(&sam.home(), "evaluations");
+    assert!(before <= 3000);
+
+    let output = sam.run(&[
+        "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &path, "-q", "-o", "json",
+    ]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        summary["evaluated"].as_i64().unwrap() + summary["already_evaluated"].as_i64().unwrap(),
+        3000
+    );
+    assert_eq!(summary["already_evaluated"].as_i64().unwrap(), before);
+    assert_eq!(count_rows(&sam.home(), "evaluations"), 3000);
+    assert_eq!(count_rows(&sam.home(), "usage_events"), 3000);
+}
+
+#[test]
+fn override_keeps_ai_result() {
+    let sam = Sam::new();
+    sam.provision();
+    let path = sam.file(
+        "one.jsonl",
+        b"{\"id\":\"s1\",\"student_id\":\"st1\",\"text\":\"a named location in memory\"}\n",
+    );
+    sam.ok(&[
+        "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &path, "-q",
+    ]);
+    let listed = sam.json(&["evaluation", "list", "-p", "p1"]);
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let ai_score = listed[0]["score"].as_f64().unwrap();
+
+    let bad = sam.run(&[
+        "evaluation",
+        "override",
+        "-p",
+        "p1",
+        &id,
+        "--teacher",
+        "t1",
+        "--score",
+        "9",
+        "--comment",
+        "x",
+    ]);
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    let not_teacher = sam.run(&[
+        "evaluation",
+        "approve",
+        "-p",
+        "p1",
+        &id,
+        "--teacher",
+        "nobody",
+    ]);
+    assert_eq!(code(&not_teacher), 2, "{}", stderr(&not_teacher));
+
+    let overridden = sam.json(&[
+        "evaluation",
+        "override",
+        "-p",
+        "p1",
+        &id,
+        "--teacher",
+        "t1",
+        "--score",
+        "4.5",
+        "--comment",
+        "Precise answer",
+    ]);
+    assert_eq!(overridden["status"], "overridden");
+    assert_eq!(
+        overridden["score"].as_f64().unwrap(),
+        ai_score,
+        "AI score kept"
+    );
+    assert_eq!(overridden["review"]["teacher_score"].as_f64().unwrap(), 4.5);
+    assert_eq!(overridden["review"]["teacher_comment"], "Precise answer");
+    assert_eq!(overridden["grade"].as_f64().unwrap(), 6.3);
+
+    let again = sam.run(&["evaluation", "approve", "-p", "p1", &id, "--teacher", "t1"]);
+    assert_eq!(code(&again), 4, "{}", stderr(&again));
+}
+
+#[test]
+fn demo_runs_twice_without_new_work() {
+    let sam = Sam::new();
+    let first = sam.json(&["demo"]);
+    let rows = first["summary"]["rows"].as_u64().unwrap();
+    assert!(rows >= 20);
+    assert_eq!(first["summary"]["evaluated"].as_u64().unwrap(), rows);
+    let second = sam.json(&["demo"]);
+    assert_eq!(second["summary"]["evaluated"], 0);
+    assert_eq!(
+        second["summary"]["already_evaluated"].as_u64().unwrap(),
+        rows
+    );
+}
