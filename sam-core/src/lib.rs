@@ -1,5 +1,7 @@
 //! SAM evaluates student work against an assignment's rubric with large
 //! language models, for partners who resell it to schools and universities.
 
+pub mod cache;
 pub mod eval;
+pub mod llm;
 pub mod tenancy;

@@ -171,7 +171,8 @@ impl RubricInput {
             }
             let mut levels = input.levels;
             for (j, level) in levels.iter().enumerate() {
-                if !(level.points.is_finite() && (0.0..=points + POINTS_EPSILON).contains(&level.points))
+                if !(level.points.is_finite()
+                    && (0.0..=points + POINTS_EPSILON).contains(&level.points))
                 {
                     return Err(EvalError::invalid_field(
                         format!("rubric.criteria[{i}].levels[{j}].points"),
@@ -205,7 +206,9 @@ impl Rubric {
     /// named `correctness` worth `max_points`.
     pub fn single_correctness(max_points: f64, language: Language) -> Self {
         let description = match language {
-            Language::Es => "Exactitud y completitud de la respuesta respecto de la respuesta esperada.",
+            Language::Es => {
+                "Exactitud y completitud de la respuesta respecto de la respuesta esperada."
+            }
             Language::En => "Accuracy and completeness of the answer against the expected answer.",
         };
         Self {
@@ -330,9 +333,8 @@ mod tests {
     use super::*;
 
     fn input(rubric: &str) -> AssignmentInput {
-        let text = format!(
-            "id = \"a1\"\nprompt = \"Explain recursion\"\nmax_points = 10\n{rubric}"
-        );
+        let text =
+            format!("id = \"a1\"\nprompt = \"Explain recursion\"\nmax_points = 10\n{rubric}");
         toml::from_str(&text).unwrap()
     }
 
@@ -398,7 +400,9 @@ mod tests {
 
     #[test]
     fn unknown_language_rejected() {
-        let err = input("language = \"fr\"").into_assignment("c1").unwrap_err();
+        let err = input("language = \"fr\"")
+            .into_assignment("c1")
+            .unwrap_err();
         assert!(err.to_string().contains("language"));
     }
 }

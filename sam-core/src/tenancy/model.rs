@@ -401,7 +401,10 @@ mod tests {
     fn unknown_enum_value_lists_choices() {
         let err = "gold".parse::<Tier>().unwrap_err().to_string();
         assert!(err.contains("gold"), "{err}");
-        assert!(err.contains("basic, standard, premium, enterprise"), "{err}");
+        assert!(
+            err.contains("basic, standard, premium, enterprise"),
+            "{err}"
+        );
     }
 
     #[test]

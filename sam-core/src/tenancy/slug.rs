@@ -171,7 +171,10 @@ mod tests {
             long.as_str(),
         ];
         for slug in cases {
-            assert!(PartnerSlug::parse(slug).is_err(), "{slug:?} should be rejected");
+            assert!(
+                PartnerSlug::parse(slug).is_err(),
+                "{slug:?} should be rejected"
+            );
         }
     }
 

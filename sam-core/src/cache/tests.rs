@@ -1,0 +1,1 @@
+//! Cache tests against the in-process backend and a real Redis.
