@@ -4,7 +4,7 @@
 mod cached;
 mod key;
 mod memory;
-mod redis;
+mod redis_backend;
 
 #[cfg(test)]
 mod tests;
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 pub use cached::{CacheConfig, CachedEvaluator, RouteKey};
 pub use key::{cache_key, global_key, normalise_submission, tenant_key};
 pub use memory::MemoryBackend;
-pub use redis::{RedisBackend, RedisClusterBackend};
+pub use redis_backend::{RedisBackend, RedisClusterBackend};
 
 /// An error from a cache backend. The cached evaluator turns every one into
 /// a miss and a warning, so it never fails a grading.
@@ -25,7 +25,7 @@ pub use redis::{RedisBackend, RedisClusterBackend};
 pub enum CacheError {
     /// Redis rejected a command or could not be reached.
     #[error("redis: {0}")]
-    Redis(#[from] ::redis::RedisError),
+    Redis(#[from] redis::RedisError),
     /// A stored value is not a valid grading.
     #[error("cached value is not a valid grading: {0}")]
     Decode(#[from] serde_json::Error),

@@ -50,6 +50,17 @@ impl RedisBackend {
             prefix: prefix.to_owned(),
         })
     }
+
+    /// Returns the server's id of the current connection, so a test can
+    /// kill it with `CLIENT KILL ID`.
+    #[cfg(test)]
+    pub(crate) async fn client_id(&self) -> Result<i64, CacheError> {
+        let mut connection = self.manager.clone();
+        Ok(redis::cmd("CLIENT")
+            .arg("ID")
+            .query_async::<i64>(&mut connection)
+            .await?)
+    }
 }
 
 #[async_trait]
