@@ -18,14 +18,17 @@ pub use key::{cache_key, global_key, normalise_submission, tenant_key};
 pub use memory::MemoryBackend;
 pub use redis_backend::{RedisBackend, RedisClusterBackend};
 
-/// An error from a cache backend. The cached evaluator turns every one into
-/// a miss and a warning, so it never fails a grading.
+/// An error from a cache backend. The cached evaluator logs each one as a
+/// warning and treats a failed read as a miss, so it never fails a grading.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CacheError {
     /// Redis rejected a command or could not be reached.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// The backend cannot be built as configured.
+    #[error("invalid cache configuration: {0}")]
+    InvalidConfig(String),
     /// A stored value is not a valid grading.
     #[error("cached value is not a valid grading: {0}")]
     Decode(#[from] serde_json::Error),

@@ -34,11 +34,17 @@ impl std::fmt::Debug for RedisBackend {
 impl RedisBackend {
     /// Builds the backend for `url` (such as `redis://127.0.0.1:6379`)
     /// without connecting. Every key is prefixed with `prefix`, which may be
-    /// empty. Must be called inside a Tokio runtime.
+    /// empty.
     ///
     /// # Errors
-    /// [`CacheError::Redis`] for an invalid URL.
+    /// [`CacheError::Redis`] for an invalid URL, [`CacheError::InvalidConfig`]
+    /// when called outside a Tokio runtime, which the connection task needs.
     pub fn new(url: &str, prefix: &str) -> Result<Self, CacheError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(CacheError::InvalidConfig(
+                "RedisBackend::new must be called inside a Tokio runtime".to_owned(),
+            ));
+        }
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(COMMAND_TIMEOUT))

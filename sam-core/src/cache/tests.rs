@@ -202,7 +202,7 @@ async fn memory_entries_expire() {
     assert_eq!(backend.get("k").await.unwrap(), None);
 }
 
-/// A random key prefix, so parallel tests never share keys.
+/// Returns a random key prefix, so parallel tests never share keys.
 fn random_prefix() -> String {
     format!("sam-test-{:016x}:", rand::thread_rng().gen::<u64>())
 }
@@ -369,4 +369,10 @@ async fn router_behind_cache_calls_provider_once() {
     assert_eq!(second.cost_nanos, 60_000);
     assert!(!other.cached);
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[test]
+fn redis_backend_outside_runtime_is_an_error() {
+    let err = RedisBackend::new(REDIS_URL, "x:").unwrap_err().to_string();
+    assert!(err.contains("Tokio runtime"), "{err}");
 }

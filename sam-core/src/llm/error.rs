@@ -15,7 +15,7 @@ pub enum RouterError {
         field: String,
         /// The rejected value, cut to 80 characters; never a secret.
         value: String,
-        /// What a valid value looks like.
+        /// A description of a valid value.
         reason: String,
     },
     /// A price cannot be converted to whole nanos of USD per token.
@@ -25,7 +25,7 @@ pub enum RouterError {
         field: &'static str,
         /// The rejected price in USD per million tokens.
         value: String,
-        /// Why it is rejected.
+        /// The reason for the rejection.
         reason: &'static str,
     },
     /// A cost does not fit in an `i64` of nanos.
@@ -39,7 +39,7 @@ pub enum RouterError {
     Secret {
         /// The reference, such as `env:DEEPSEEK_API_KEY`; never the key.
         reference: String,
-        /// What failed and how to fix it.
+        /// The failure and how to fix it.
         reason: String,
     },
     /// The HTTP client could not be built.

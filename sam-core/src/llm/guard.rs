@@ -1,6 +1,6 @@
 //! Detection of submission text aimed at the grader.
 
-/// Phrases, in lower case, that address the grader instead of answering the
+/// Phrases, in lower case, that address the grader instead of doing the
 /// task, in English and Spanish.
 const INJECTION_PHRASES: &[&str] = &[
     "ignore previous instructions",
@@ -31,8 +31,8 @@ const INJECTION_PHRASES: &[&str] = &[
 
 /// Returns whether `text` contains a phrase that addresses the grader.
 ///
-/// NOTE: a small phrase list that stands in for `eval::guard`'s detector;
-/// pass that one through [`Router::with_injection_detector`](super::Router::with_injection_detector)
+/// NOTE: this small phrase list is a placeholder for `eval::guard`'s
+/// detector. Pass that one through [`Router::with_injection_detector`](super::Router::with_injection_detector)
 /// once it is merged.
 pub(crate) fn looks_like_prompt_injection(text: &str) -> bool {
     let lower = text.to_lowercase();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::RouterError;
 use crate::eval::TokenUsage;
 
-/// The most decimal places a price per million tokens may have. A price of
+/// The maximum number of decimal places of a price per million tokens. A price of
 /// `p` USD per million tokens is `p * 1000` nanos per token, so with at most
 /// three decimals every token costs a whole number of nanos and the cost is
 /// exact.

@@ -37,7 +37,7 @@ pub struct ParsedReply {
     pub overall_feedback: String,
 }
 
-/// Why a model's reply was rejected. The router treats it like a failed call
+/// The reason a model's reply was rejected. The router treats it like a failed call
 /// and moves to the next provider.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

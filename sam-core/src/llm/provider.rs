@@ -47,8 +47,8 @@ pub struct ProviderConfig {
     pub base_url: String,
     /// Model identifier sent to the provider and recorded in gradings.
     pub model: String,
-    /// Where the API key comes from; `None` for a self-hosted server
-    /// without authentication.
+    /// Source of the API key, or `None` for a self-hosted server without
+    /// authentication.
     #[serde(default)]
     pub api_key: Option<SecretSource>,
     /// Prices of the model.
@@ -69,14 +69,14 @@ impl<'de> Deserialize<'de> for SecretSource {
     }
 }
 
-/// What one call returned before its text is checked against the rubric.
+/// The text and usage of one call, before the text is checked against the rubric.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ProviderReply {
     pub(crate) text: String,
     pub(crate) usage: TokenUsage,
 }
 
-/// Why one call to a provider failed.
+/// The failure of one provider call.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum AttemptError {
     #[error("connection failed: {0}")]
@@ -218,7 +218,7 @@ impl ProviderClient {
                 }
                 request = request.header("anthropic-version", ANTHROPIC_VERSION);
                 // The Messages API has no JSON mode, so the system prompt
-                // asks for JSON and the parser finds the object in the text.
+                // requests JSON and the parser finds the object in the text.
                 json!({
                     "model": self.config.model,
                     "max_tokens": self.config.max_output_tokens,
@@ -292,8 +292,8 @@ pub(crate) fn parse_openai(value: &Value) -> Result<ProviderReply, AttemptError>
 /// `cache_read_input_tokens` and `cache_creation_input_tokens`, so the total
 /// input is the sum of the three and the cached part is the cache reads.
 // NOTE: cache writes are priced as uncached input here, although Anthropic
-// bills them at a higher rate; the router does not send cache_control, so
-// they stay at zero.
+// bills them at a higher rate. They stay at zero because the router sends
+// no cache_control blocks.
 pub(crate) fn parse_anthropic(value: &Value) -> Result<ProviderReply, AttemptError> {
     let blocks = value
         .get("content")

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::breaker::duration_secs;
 
-/// How the router retries one provider before it moves to the next.
+/// Retry settings for one provider, before the router moves to the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {

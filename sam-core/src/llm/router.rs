@@ -366,7 +366,7 @@ impl Router {
     }
 
     /// Returns how long to wait before retrying after `err`, or `None` when
-    /// the error is not retryable or the provider asks for a wait above the cap.
+    /// the error is not retryable or the provider requests a wait above the cap.
     fn retry_wait(&self, err: &AttemptError, retry: u32) -> Option<Duration> {
         if !err.is_retryable() {
             return None;
@@ -437,9 +437,9 @@ impl Evaluator for Router {
     ///
     /// When the submission looks like it addresses the grader, the grading
     /// is flagged with [`FLAG_PROMPT_INJECTION`] and each criterion is capped
-    /// by a second grading: of the text with the flagged lines removed, or,
-    /// when no single line is flagged, of the last-resort evaluator. The
-    /// usage and cost of both gradings are added up.
+    /// by a second grading. That second grading is of the text with the
+    /// flagged lines removed, or by the last-resort evaluator when no single
+    /// line is flagged. The usage and cost of both gradings are added up.
     async fn grade(&self, request: GradingRequest<'_>) -> Result<Grading, EvaluatorError> {
         let deadline = request.deadline.map(|d| Instant::now() + d);
         let policy = self.policy(&request.tenant.partner);

@@ -1,4 +1,4 @@
-//! Where a provider's API key comes from: an environment variable, the OS
+//! Sources of a provider's API key: an environment variable, the OS
 //! keyring, or (in tests) a literal.
 
 use std::fmt;

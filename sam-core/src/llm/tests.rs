@@ -738,7 +738,7 @@ async fn secrets_absent_from_debug_and_errors() {
     assert!(!err.contains(KEY), "{err}");
 }
 
-/// A mock OpenAI-compatible server that answers each request after a delay
+/// A mock OpenAI-compatible server that responds to each request after a delay
 /// and records the largest number of requests it served at once.
 struct InFlightServer {
     url: String,
@@ -855,4 +855,62 @@ async fn bulkhead_is_per_partner() {
         task.await.unwrap();
     }
     assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 2);
+}
+
+/// A log sink that keeps everything written to it.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn attempts_logged_with_fields_without_key() {
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let deepseek = MockServer::start().await;
+    mount_status(&deepseek, 401).await;
+    let claude = MockServer::start().await;
+    mount_anthropic_ok(&claude).await;
+    let router = router(config(
+        vec![
+            provider(DEEPSEEK, &deepseek.uri()),
+            provider(CLAUDE, &claude.uri()),
+        ],
+        LlmStrategy::Redundancy,
+    ));
+    grade(&router, "acme", "text").await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("provider attempt failed"), "{text}");
+    assert!(text.contains("provider attempt finished"), "{text}");
+    assert!(text.contains("partner=acme"), "{text}");
+    assert!(text.contains("client=colegio"), "{text}");
+    assert!(text.contains("provider=deepseek"), "{text}");
+    assert!(text.contains("provider=claude"), "{text}");
+    assert!(text.contains("http_error"), "{text}");
+    assert!(text.contains("latency_ms="), "{text}");
+    assert!(!text.contains(KEY), "{text}");
 }
