@@ -1,4 +1,7 @@
-//! Detection of submission text aimed at the grader.
+//! Detection of submission text aimed at the grader, and the cap that keeps
+//! such text from raising a score.
+
+use crate::eval::Grading;
 
 /// Phrases, in lower case, that address the grader instead of doing the
 /// task, in English and Spanish.
@@ -54,6 +57,37 @@ pub(crate) fn remove_flagged_lines(text: &str, detector: fn(&str) -> bool) -> Op
         })
         .collect();
     removed.then(|| kept.join("\n"))
+}
+
+/// Lowers each criterion of `grading` to the score in `cap` when `cap` is
+/// lower, and adds the cap's usage, cost and attempts.
+pub(crate) fn apply_cap(mut grading: Grading, cap: Grading) -> Grading {
+    let aligned = grading.criteria.len() == cap.criteria.len()
+        && grading
+            .criteria
+            .iter()
+            .zip(&cap.criteria)
+            .all(|(a, b)| a.name == b.name);
+    if aligned {
+        for (score, capped) in grading.criteria.iter_mut().zip(&cap.criteria) {
+            if capped.points < score.points {
+                score.points = capped.points;
+                score.feedback.clone_from(&capped.feedback);
+            }
+        }
+    } else if cap.total_points() < grading.total_points() {
+        grading.criteria = cap.criteria;
+        grading.overall_feedback = cap.overall_feedback;
+    }
+    grading.usage.input_tokens += cap.usage.input_tokens;
+    grading.usage.cached_input_tokens += cap.usage.cached_input_tokens;
+    grading.usage.output_tokens += cap.usage.output_tokens;
+    grading.cost_nanos = grading.cost_nanos.saturating_add(cap.cost_nanos);
+    grading.attempts += cap.attempts;
+    for flag in &cap.flags {
+        grading.add_flag(flag);
+    }
+    grading
 }
 
 #[cfg(test)]

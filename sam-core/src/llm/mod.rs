@@ -3,6 +3,7 @@
 //! circuit breakers, bulkheads and routing strategies.
 
 mod breaker;
+mod bulkhead;
 mod error;
 mod guard;
 mod policy;

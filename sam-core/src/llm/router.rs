@@ -3,23 +3,23 @@
 //! evaluator.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::breaker::CircuitBreaker;
-use super::guard::{looks_like_prompt_injection, remove_flagged_lines};
+use super::bulkhead::Bulkheads;
+use super::guard::{apply_cap, looks_like_prompt_injection, remove_flagged_lines};
 use super::policy::strategy_order;
-use super::prompt::{build_prompt, parse_reply, GradingPrompt};
-use super::provider::{AttemptError, ProviderClient};
+use super::prompt::{build_prompt, parse_reply, GradingPrompt, ParsedReply};
+use super::provider::{AttemptError, ProviderClient, ProviderConfig};
 use super::{BreakerState, PartnerPolicy, RetryPolicy, RouterConfig, RouterError};
 use crate::eval::{
-    Evaluator, EvaluatorError, Grading, GradingRequest, TenantRef, FLAG_OFFLINE_FALLBACK,
-    FLAG_PROMPT_INJECTION,
+    Evaluator, EvaluatorError, Grading, GradingRequest, TenantRef, TokenUsage,
+    FLAG_OFFLINE_FALLBACK, FLAG_PROMPT_INJECTION,
 };
 use crate::tenancy::LlmStrategy;
 
@@ -30,13 +30,6 @@ struct ProviderSlot {
     breaker: CircuitBreaker,
 }
 
-/// A partner's bulkhead and the limit it was built with.
-#[derive(Debug)]
-struct Bulkhead {
-    limit: usize,
-    semaphore: Arc<Semaphore>,
-}
-
 /// The LLM router. It implements [`Evaluator`] and grades with the first
 /// provider of the tenant's strategy that returns a valid reply, falling
 /// back to the last-resort evaluator with [`FLAG_OFFLINE_FALLBACK`].
@@ -44,7 +37,7 @@ pub struct Router {
     providers: HashMap<String, ProviderSlot>,
     default_policy: PartnerPolicy,
     partners: RwLock<HashMap<String, PartnerPolicy>>,
-    bulkheads: Mutex<HashMap<String, Bulkhead>>,
+    bulkheads: Bulkheads,
     retry: RetryPolicy,
     last_resort: Arc<dyn Evaluator>,
     injection_detector: fn(&str) -> bool,
@@ -105,7 +98,7 @@ impl Router {
             providers,
             default_policy: config.default_policy,
             partners: RwLock::new(config.partners),
-            bulkheads: Mutex::new(HashMap::new()),
+            bulkheads: Bulkheads::default(),
             retry: config.retry,
             last_resort,
             injection_detector: looks_like_prompt_injection,
@@ -180,43 +173,6 @@ impl Router {
         self.providers
             .get(provider)
             .map(|slot| slot.breaker.state())
-    }
-
-    /// Returns the partner's bulkhead, rebuilding it when the limit changed.
-    fn bulkhead(&self, partner: &str, limit: usize) -> Arc<Semaphore> {
-        let mut bulkheads = self
-            .bulkheads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let entry = bulkheads
-            .entry(partner.to_owned())
-            .or_insert_with(|| Bulkhead {
-                limit,
-                semaphore: Arc::new(Semaphore::new(limit)),
-            });
-        if entry.limit != limit {
-            *entry = Bulkhead {
-                limit,
-                semaphore: Arc::new(Semaphore::new(limit)),
-            };
-        }
-        Arc::clone(&entry.semaphore)
-    }
-
-    /// Waits for a bulkhead permit until `deadline`.
-    async fn acquire(
-        &self,
-        tenant: &TenantRef,
-        policy: &PartnerPolicy,
-        deadline: Option<Instant>,
-    ) -> Option<OwnedSemaphorePermit> {
-        let semaphore = self.bulkhead(&tenant.partner, policy.max_concurrent);
-        let acquire = semaphore.acquire_owned();
-        let permit = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, acquire).await.ok()?,
-            None => acquire.await,
-        };
-        permit.ok()
     }
 
     /// Grades `text` with the tenant's providers, then the last resort.
@@ -325,21 +281,7 @@ impl Router {
                         latency_ms,
                         "provider attempt finished"
                     );
-                    let cost_nanos = config.prices.cost_nanos(&usage).unwrap_or_else(|err| {
-                        warn!(provider = %config.name, error = %err, "cost not computed, recorded as 0");
-                        0
-                    });
-                    return Some(Grading {
-                        criteria: parsed.criteria,
-                        overall_feedback: parsed.overall_feedback,
-                        flags: Vec::new(),
-                        model: config.model.clone(),
-                        provider: config.name.clone(),
-                        usage,
-                        cost_nanos,
-                        attempts: *attempts,
-                        cached: false,
-                    });
+                    return Some(provider_grading(config, parsed, usage, *attempts));
                 }
                 Err(err) => {
                     let opened = slot.breaker.record_failure();
@@ -381,6 +323,32 @@ impl Router {
     }
 }
 
+/// Builds the grading of a valid reply, with its usage and cost.
+fn provider_grading(
+    config: &ProviderConfig,
+    parsed: ParsedReply,
+    usage: TokenUsage,
+    attempts: u32,
+) -> Grading {
+    // A cost only fails to compute when it overflows i64 nanos (about 9.2
+    // billion USD), which no single call can reach with validated prices.
+    let cost_nanos = config.prices.cost_nanos(&usage).unwrap_or_else(|err| {
+        warn!(provider = %config.name, error = %err, "cost not computed, recorded as 0");
+        0
+    });
+    Grading {
+        criteria: parsed.criteria,
+        overall_feedback: parsed.overall_feedback,
+        flags: Vec::new(),
+        model: config.model.clone(),
+        provider: config.name.clone(),
+        usage,
+        cost_nanos,
+        attempts,
+        cached: false,
+    }
+}
+
 /// Checks the limits of a partner policy.
 fn validate_policy(field: &str, policy: &PartnerPolicy) -> Result<(), RouterError> {
     if policy.timeout.is_zero() {
@@ -400,37 +368,6 @@ fn validate_policy(field: &str, policy: &PartnerPolicy) -> Result<(), RouterErro
     Ok(())
 }
 
-/// Lowers each criterion of `grading` to the score in `cap` when `cap` is
-/// lower, and adds the cap's usage, cost and attempts.
-fn apply_cap(mut grading: Grading, cap: Grading) -> Grading {
-    let aligned = grading.criteria.len() == cap.criteria.len()
-        && grading
-            .criteria
-            .iter()
-            .zip(&cap.criteria)
-            .all(|(a, b)| a.name == b.name);
-    if aligned {
-        for (score, capped) in grading.criteria.iter_mut().zip(&cap.criteria) {
-            if capped.points < score.points {
-                score.points = capped.points;
-                score.feedback.clone_from(&capped.feedback);
-            }
-        }
-    } else if cap.total_points() < grading.total_points() {
-        grading.criteria = cap.criteria;
-        grading.overall_feedback = cap.overall_feedback;
-    }
-    grading.usage.input_tokens += cap.usage.input_tokens;
-    grading.usage.cached_input_tokens += cap.usage.cached_input_tokens;
-    grading.usage.output_tokens += cap.usage.output_tokens;
-    grading.cost_nanos = grading.cost_nanos.saturating_add(cap.cost_nanos);
-    grading.attempts += cap.attempts;
-    for flag in &cap.flags {
-        grading.add_flag(flag);
-    }
-    grading
-}
-
 #[async_trait]
 impl Evaluator for Router {
     /// Grades a submission.
@@ -443,17 +380,25 @@ impl Evaluator for Router {
     async fn grade(&self, request: GradingRequest<'_>) -> Result<Grading, EvaluatorError> {
         let deadline = request.deadline.map(|d| Instant::now() + d);
         let policy = self.policy(&request.tenant.partner);
-        let Some(_permit) = self.acquire(request.tenant, &policy, deadline).await else {
+        let suspicious = (self.injection_detector)(request.submission);
+        let permit = self
+            .bulkheads
+            .acquire(&request.tenant.partner, policy.max_concurrent, deadline)
+            .await;
+        let Some(_permit) = permit else {
             warn!(
                 partner = %request.tenant.partner,
                 client = %request.tenant.client,
                 "bulkhead permit not acquired before the deadline"
             );
-            return self
+            let mut grading = self
                 .grade_last_resort(&request, request.submission, deadline, 0)
-                .await;
+                .await?;
+            if suspicious {
+                grading.add_flag(FLAG_PROMPT_INJECTION);
+            }
+            return Ok(grading);
         };
-        let suspicious = (self.injection_detector)(request.submission);
         let mut grading = self
             .grade_text(&request, request.submission, &policy, deadline)
             .await?;
