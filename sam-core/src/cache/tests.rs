@@ -110,8 +110,10 @@ fn cached(
         Arc::clone(inner),
         backend,
         CacheConfig {
+            // Short lifetimes, so keys left by a failed Redis test expire soon.
+            tenant_ttl: Duration::from_secs(300),
+            global_ttl: Duration::from_secs(300),
             global_partners: global_partners.iter().map(|p| (*p).to_owned()).collect(),
-            ..CacheConfig::default()
         },
     )
 }

@@ -1,5 +1,6 @@
 //! Bulkheads: a semaphore per partner that bounds its concurrent gradings,
-//! so one busy partner cannot take every connection to the providers.
+//! so a burst from one partner waits on its own limit instead of crowding
+//! out the others.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -1,7 +1,7 @@
 //! Detection of submission text aimed at the grader, and the cap that keeps
 //! such text from raising a score.
 
-use crate::eval::Grading;
+use crate::eval::{Grading, FLAG_OFFLINE_FALLBACK};
 
 /// Phrases, in lower case, that address the grader instead of doing the
 /// task, in English and Spanish.
@@ -60,7 +60,9 @@ pub(crate) fn remove_flagged_lines(text: &str, detector: fn(&str) -> bool) -> Op
 }
 
 /// Lowers each criterion of `grading` to the score in `cap` when `cap` is
-/// lower, and adds the cap's usage, cost and attempts.
+/// lower, and adds the cap's usage, cost, attempts and flags. When a score
+/// is lowered the cap's overall feedback is kept too. When the criteria of
+/// the two gradings differ, the lower total wins as a whole.
 pub(crate) fn apply_cap(mut grading: Grading, cap: Grading) -> Grading {
     let aligned = grading.criteria.len() == cap.criteria.len()
         && grading
@@ -69,11 +71,17 @@ pub(crate) fn apply_cap(mut grading: Grading, cap: Grading) -> Grading {
             .zip(&cap.criteria)
             .all(|(a, b)| a.name == b.name);
     if aligned {
+        let mut lowered = false;
         for (score, capped) in grading.criteria.iter_mut().zip(&cap.criteria) {
             if capped.points < score.points {
                 score.points = capped.points;
                 score.feedback.clone_from(&capped.feedback);
+                lowered = true;
             }
+        }
+        // Feedback praising scores that were lowered would contradict them.
+        if lowered {
+            grading.overall_feedback = cap.overall_feedback;
         }
     } else if cap.total_points() < grading.total_points() {
         grading.criteria = cap.criteria;
@@ -84,7 +92,9 @@ pub(crate) fn apply_cap(mut grading: Grading, cap: Grading) -> Grading {
     grading.usage.output_tokens += cap.usage.output_tokens;
     grading.cost_nanos = grading.cost_nanos.saturating_add(cap.cost_nanos);
     grading.attempts += cap.attempts;
-    for flag in &cap.flags {
+    // The cap's offline-fallback flag is dropped because the grading itself
+    // still comes from a model.
+    for flag in cap.flags.iter().filter(|f| *f != FLAG_OFFLINE_FALLBACK) {
         grading.add_flag(flag);
     }
     grading
@@ -116,5 +126,58 @@ mod tests {
             remove_flagged_lines("plain text", looks_like_prompt_injection),
             None
         );
+    }
+
+    fn grading(scores: &[(&str, f64)], feedback: &str) -> Grading {
+        Grading {
+            criteria: scores
+                .iter()
+                .map(|(name, points)| crate::eval::CriterionScore {
+                    name: (*name).to_owned(),
+                    points: *points,
+                    max_points: 5.0,
+                    feedback: format!("{feedback} {name}"),
+                })
+                .collect(),
+            overall_feedback: feedback.to_owned(),
+            flags: Vec::new(),
+            model: "m".to_owned(),
+            provider: "p".to_owned(),
+            usage: crate::eval::TokenUsage {
+                input_tokens: 10,
+                cached_input_tokens: 2,
+                output_tokens: 3,
+            },
+            cost_nanos: 100,
+            attempts: 1,
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn cap_lowers_each_criterion() {
+        let main = grading(&[("a", 5.0), ("b", 1.0)], "great");
+        let cap = grading(&[("a", 2.0), ("b", 3.0)], "weak");
+        let capped = apply_cap(main, cap);
+        assert_eq!(capped.criteria[0].points, 2.0);
+        assert_eq!(capped.criteria[0].feedback, "weak a");
+        assert_eq!(capped.criteria[1].points, 1.0);
+        assert_eq!(capped.criteria[1].feedback, "great b");
+        assert_eq!(capped.overall_feedback, "weak");
+        assert_eq!(capped.usage.input_tokens, 20);
+        assert_eq!(capped.usage.cached_input_tokens, 4);
+        assert_eq!(capped.cost_nanos, 200);
+        assert_eq!(capped.attempts, 2);
+    }
+
+    #[test]
+    fn cap_with_other_criteria_keeps_lower_total() {
+        let main = grading(&[("a", 5.0)], "great");
+        let mut cap = grading(&[("x", 1.0), ("y", 1.0)], "weak");
+        cap.flags.push(FLAG_OFFLINE_FALLBACK.to_owned());
+        let capped = apply_cap(main, cap);
+        assert_eq!(capped.total_points(), 2.0);
+        assert_eq!(capped.criteria.len(), 2);
+        assert!(capped.flags.is_empty());
     }
 }

@@ -330,8 +330,8 @@ fn provider_grading(
     usage: TokenUsage,
     attempts: u32,
 ) -> Grading {
-    // A cost only fails to compute when it overflows i64 nanos (about 9.2
-    // billion USD), which no single call can reach with validated prices.
+    // A cost only fails to compute when it overflows i64 nanos, about 9.2
+    // billion USD, which is far above the cost of any single call.
     let cost_nanos = config.prices.cost_nanos(&usage).unwrap_or_else(|err| {
         warn!(provider = %config.name, error = %err, "cost not computed, recorded as 0");
         0
