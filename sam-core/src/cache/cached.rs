@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::Deserialize;
 use tracing::{debug, warn};
 
 use super::{cache_key, global_key, tenant_key, CacheBackend, CacheError};
 use crate::eval::{
     Evaluator, EvaluatorError, Grading, GradingRequest, TenantRef, FLAG_OFFLINE_FALLBACK,
 };
-use crate::llm::Router;
+use crate::llm::{duration_secs, Router};
 
 /// An evaluator that can name the route it grades a tenant's work with, so
 /// gradings from different strategies or models get different cache keys.
@@ -26,12 +27,15 @@ impl RouteKey for Router {
     }
 }
 
-/// Cache settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Cache settings. In a config file the lifetimes are given in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// Lifetime of tenant (L1) entries.
+    /// Lifetime of tenant (L1) entries; 7 days by default.
+    #[serde(with = "duration_secs")]
     pub tenant_ttl: Duration,
-    /// Lifetime of global (L2) entries.
+    /// Lifetime of global (L2) entries; 1 day by default.
+    #[serde(with = "duration_secs")]
     pub global_ttl: Duration,
     /// Partners whose gradings are read from and written to the global level.
     pub global_partners: HashSet<String>,

@@ -378,3 +378,12 @@ fn redis_backend_outside_runtime_is_an_error() {
     let err = RedisBackend::new(REDIS_URL, "x:").unwrap_err().to_string();
     assert!(err.contains("Tokio runtime"), "{err}");
 }
+
+#[test]
+fn cache_config_parses_seconds() {
+    let config: CacheConfig =
+        toml::from_str("tenant_ttl = 3600\nglobal_partners = [\"acme\"]").unwrap();
+    assert_eq!(config.tenant_ttl, Duration::from_secs(3600));
+    assert_eq!(config.global_ttl, CacheConfig::default().global_ttl);
+    assert!(config.global_partners.contains("acme"));
+}

@@ -127,7 +127,7 @@ impl CircuitBreaker {
     }
 }
 
-/// Reads and writes a `Duration` as a number of seconds.
+/// Reads a `Duration` given as a number of seconds.
 pub(crate) mod duration_secs {
     use std::time::Duration;
 

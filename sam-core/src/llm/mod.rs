@@ -17,6 +17,7 @@ mod secret;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use breaker::duration_secs;
 pub use breaker::{BreakerConfig, BreakerState};
 pub use error::RouterError;
 pub use policy::{
