@@ -1,9 +1,11 @@
 //! SAM evaluates student work against an assignment's rubric with large
 //! language models, for partners who resell it to schools and universities.
 
+pub mod cache;
 pub mod config;
 pub mod engine;
 pub mod eval;
 pub mod export;
+pub mod llm;
 pub mod store;
 pub mod tenancy;
