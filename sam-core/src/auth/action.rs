@@ -137,7 +137,7 @@ impl fmt::Display for Action {
     }
 }
 
-/// Where the resource of an operation sits in the tenant hierarchy.
+/// The location of an operation's resource in the tenant hierarchy.
 ///
 /// Fill in every level the resource has: an evaluation names its partner,
 /// client, the teacher who owns the assignment and the student who wrote
@@ -153,12 +153,13 @@ pub struct Target {
 }
 
 impl Target {
-    /// A platform-wide resource, such as the list of partners.
+    /// Builds the target of a platform-wide resource, such as the list of
+    /// partners.
     pub fn platform() -> Self {
         Self::default()
     }
 
-    /// A resource of a partner as a whole, such as its billing.
+    /// Builds the target of a partner as a whole, such as its billing.
     pub fn partner(partner: PartnerSlug) -> Self {
         Self {
             partner: Some(partner),
@@ -166,7 +167,7 @@ impl Target {
         }
     }
 
-    /// A resource of one client of a partner.
+    /// Builds the target of one client of a partner.
     pub fn client(partner: PartnerSlug, client: impl Into<String>) -> Self {
         Self {
             partner: Some(partner),
@@ -197,27 +198,27 @@ impl Target {
         self
     }
 
-    /// The partner; `None` for a platform-wide resource.
+    /// Returns the partner, or `None` for a platform-wide resource.
     pub fn partner_slug(&self) -> Option<&PartnerSlug> {
         self.partner.as_ref()
     }
 
-    /// The client, if the resource belongs to one.
+    /// Returns the client, if the resource belongs to one.
     pub fn client_id(&self) -> Option<&str> {
         self.client.as_deref()
     }
 
-    /// The teacher who owns the assignment, if known.
+    /// Returns the teacher who owns the assignment, if known.
     pub fn owner_teacher(&self) -> Option<&str> {
         self.owner_teacher.as_deref()
     }
 
-    /// The student who wrote the submission, if any.
+    /// Returns the student who wrote the submission, if any.
     pub fn student(&self) -> Option<&str> {
         self.student.as_deref()
     }
 
-    /// Whether the evaluation's feedback is released to the student.
+    /// Returns whether the evaluation's feedback is released to the student.
     pub fn feedback_released(&self) -> bool {
         self.feedback_released
     }

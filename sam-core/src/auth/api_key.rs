@@ -38,7 +38,7 @@ pub struct NewApiKey {
     pub partner: PartnerSlug,
     /// The client to limit the key to, if any.
     pub client_id: Option<String>,
-    /// A name that tells the partner what the key is for.
+    /// A label for the partner, naming the key's purpose.
     pub name: String,
     /// The permissions to grant.
     pub scopes: Vec<Permission>,
@@ -52,7 +52,7 @@ pub struct NewApiKey {
 pub struct GeneratedApiKey {
     /// The full key, `sam_<prefix>_<secret>`.
     pub key: SecretString,
-    /// The stored record, which holds only the secret's hash.
+    /// The stored record, which contains only the hash of the secret.
     pub record: ApiKeyRecord,
 }
 

@@ -23,7 +23,7 @@ pub struct ApiKeyRecord {
     pub partner: PartnerSlug,
     /// The client the key is limited to, if any.
     pub client_id: Option<String>,
-    /// A name that tells the partner what the key is for.
+    /// A label for the partner, naming the key's purpose.
     pub name: String,
     /// The permissions the key grants.
     pub scopes: Vec<Permission>,

@@ -23,7 +23,7 @@ enum Reach {
 }
 
 /// Returns the permissions that allow `action` and how far each reaches.
-/// An action is allowed when the caller holds one of them and the target
+/// An action is allowed when the caller has one of them and the target
 /// lies within its reach.
 fn grants(action: Action) -> &'static [(Permission, Reach)] {
     use Permission as P;
@@ -83,7 +83,7 @@ fn grants(action: Action) -> &'static [(Permission, Reach)] {
         | Action::Evaluate
         | Action::ApproveEvaluation
         | Action::OverrideEvaluation => &[(P::CreateEvaluation, R::OwnAssignments)],
-        // Students read the assignments of their client to answer them.
+        // Students read the assignments of their client to write submissions.
         // NOTE: the reference answer is part of an assignment; the handler
         // must strip it before showing an assignment to a student.
         Action::ListAssignments | Action::ViewAssignment => &[
@@ -131,7 +131,7 @@ fn grants(action: Action) -> &'static [(Permission, Reach)] {
 ///   released to the calling student, so the caller cannot tell it from
 ///   missing data.
 /// - [`AuthError::Forbidden`] when the target is inside the caller's scope
-///   but no permission the caller holds allows the action there.
+///   but none of the caller's permissions allows the action there.
 ///
 /// Every denial is logged at debug level with the principal, action and
 /// target.
@@ -180,7 +180,7 @@ fn decide(principal: &Principal, action: Action, target: &Target) -> Result<(), 
 
     let mut unreleased = false;
     for (permission, reach) in grants(action) {
-        if !principal.holds(*permission) {
+        if !principal.has_permission(*permission) {
             continue;
         }
         match reaches(principal, *reach, target) {

@@ -32,7 +32,7 @@ pub struct Claims {
     pub nbf: u64,
     /// Unique token id.
     pub jti: String,
-    /// Where the user sits in the tenant hierarchy.
+    /// The user's role and place in the tenant hierarchy.
     pub tenant_hierarchy: TenantHierarchy,
     /// Coarse capabilities for user interfaces.
     pub permissions: TokenPermissions,
@@ -82,21 +82,21 @@ pub struct TokenPermissions {
 impl TokenPermissions {
     /// Derives the capabilities of a role from its permissions.
     pub fn for_role(role: Role) -> Self {
-        let holds_any = |wanted: &[Permission]| {
+        let has_any = |wanted: &[Permission]| {
             role_permissions(role)
                 .iter()
                 .any(|permission| wanted.contains(permission))
         };
         Self {
-            evaluate: holds_any(&[Permission::CreateEvaluation]),
-            view_analytics: holds_any(&[
+            evaluate: has_any(&[Permission::CreateEvaluation]),
+            view_analytics: has_any(&[
                 Permission::ViewAll,
                 Permission::ViewOwnClients,
                 Permission::ViewBilling,
                 Permission::ViewInstitution,
                 Permission::GenerateReports,
             ]),
-            manage_users: holds_any(&[Permission::CreateClient, Permission::ManageTeachers]),
+            manage_users: has_any(&[Permission::CreateClient, Permission::ManageTeachers]),
         }
     }
 }

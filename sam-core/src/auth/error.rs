@@ -4,7 +4,7 @@ use crate::tenancy::TenancyError;
 
 /// An error from authenticating a caller or authorizing an operation.
 ///
-/// The credential variants never say which check failed, so a caller cannot
+/// The credential variants never name the check that failed, so a caller cannot
 /// probe a token or key one check at a time. The reason is logged at debug
 /// level instead. The server maps `InvalidToken`, `InvalidApiKey` and
 /// `Unauthenticated` to 401, `Forbidden` to 403, `NotFound` to 404,
@@ -36,7 +36,7 @@ pub enum AuthError {
     InvalidInput {
         /// The field name.
         field: &'static str,
-        /// What a valid value looks like.
+        /// The rule a valid value follows.
         reason: String,
     },
     /// A signing or verification key from the configuration cannot be used.
@@ -45,7 +45,7 @@ pub enum AuthError {
     InvalidKey {
         /// The key id from the configuration.
         kid: String,
-        /// Why the key was rejected.
+        /// The reason the key was rejected.
         reason: String,
     },
     /// A key file could not be read.
@@ -60,7 +60,7 @@ pub enum AuthError {
     #[error("signing token failed: {0}")]
     Signing(jsonwebtoken::errors::Error),
     /// The partner, user or API key store failed. This is not a credential
-    /// failure, so the server answers 500 and the client may retry.
+    /// failure, so the server returns 500 and the client may retry.
     #[error("auth store failed: {0}")]
     Store(#[from] TenancyError),
 }

@@ -49,7 +49,7 @@ impl TokenAlgorithm {
     }
 }
 
-/// How tokens are issued and what verification demands of them.
+/// Settings for issuing tokens and the requirements for verifying them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSettings {
     /// The `iss` written and required.

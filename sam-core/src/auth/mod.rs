@@ -36,3 +36,6 @@ pub use keys::{
 pub use permission::{role_permissions, Permission};
 pub use principal::{ApiKeyPrincipal, Principal, UserPrincipal};
 pub use token::{IssuedToken, TokenSigner, TokenVerifier, MAX_TOKEN_LEN};
+
+#[cfg(test)]
+mod tests;

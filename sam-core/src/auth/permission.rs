@@ -1,4 +1,4 @@
-//! Permissions and the fixed set each role holds.
+//! Permissions and the fixed set each role has.
 
 use std::fmt;
 use std::str::FromStr;
@@ -82,7 +82,7 @@ impl Permission {
         }
     }
 
-    /// Returns the role that holds this permission. Each permission belongs
+    /// Returns the role that has this permission. Each permission belongs
     /// to exactly one role.
     pub fn role(self) -> Role {
         match self {
@@ -97,7 +97,7 @@ impl Permission {
     }
 }
 
-/// Returns the permissions a role holds.
+/// Returns the permissions a role has.
 pub fn role_permissions(role: Role) -> &'static [Permission] {
     use Permission as P;
     match role {

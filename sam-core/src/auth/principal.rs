@@ -5,10 +5,10 @@ use std::fmt;
 use super::{role_permissions, AuthError, Permission};
 use crate::tenancy::{PartnerSlug, Role};
 
-/// An authenticated caller, as [`authorize`](super::authorize) sees it.
+/// An authenticated caller, the input of [`authorize`](super::authorize).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// A person who signed in and holds a bearer token.
+    /// A person who signed in and presents a bearer token.
     User(UserPrincipal),
     /// A program calling with a partner's API key.
     ApiKey(ApiKeyPrincipal),
@@ -30,8 +30,8 @@ pub struct UserPrincipal {
 /// An API key's identity: its public prefix, binding and scopes.
 ///
 /// A key is always bound to a partner, and optionally to one of its clients.
-/// It never holds a super admin permission, and a client-bound key never
-/// holds a partner admin permission.
+/// It never has a super admin permission, and a client-bound key never
+/// has a partner admin permission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyPrincipal {
     prefix: String,
@@ -65,22 +65,22 @@ impl UserPrincipal {
         })
     }
 
-    /// The user's identifier (the token's `sub`).
+    /// Returns the user's identifier (the token's `sub`).
     pub fn user_id(&self) -> &str {
         &self.user_id
     }
 
-    /// The user's role.
+    /// Returns the user's role.
     pub fn role(&self) -> Role {
         self.role
     }
 
-    /// The partner the user belongs to; `None` for a super admin.
+    /// Returns the user's partner, or `None` for a super admin.
     pub fn partner(&self) -> Option<&PartnerSlug> {
         self.partner.as_ref()
     }
 
-    /// The client the user belongs to; `None` for super and partner admins.
+    /// Returns the user's client, or `None` for super and partner admins.
     pub fn client(&self) -> Option<&str> {
         self.client.as_deref()
     }
@@ -132,22 +132,23 @@ impl ApiKeyPrincipal {
         })
     }
 
-    /// The key's public prefix, which identifies it in logs and listings.
+    /// Returns the key's public prefix, which identifies it in logs and
+    /// listings.
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
-    /// The partner the key belongs to.
+    /// Returns the key's partner.
     pub fn partner(&self) -> &PartnerSlug {
         &self.partner
     }
 
-    /// The client the key is limited to, if any.
+    /// Returns the client the key is limited to, if any.
     pub fn client(&self) -> Option<&str> {
         self.client.as_deref()
     }
 
-    /// The permissions granted to the key.
+    /// Returns the permissions granted to the key.
     pub fn scopes(&self) -> &[Permission] {
         &self.scopes
     }
@@ -184,7 +185,7 @@ pub(crate) fn check_scopes(scopes: &[Permission], client_bound: bool) -> Result<
 }
 
 impl Principal {
-    /// The partner the caller is bound to; `None` for a super admin.
+    /// Returns the caller's partner, or `None` for a super admin.
     pub fn partner(&self) -> Option<&PartnerSlug> {
         match self {
             Self::User(user) => user.partner(),
@@ -192,7 +193,7 @@ impl Principal {
         }
     }
 
-    /// The client the caller is bound to, if any.
+    /// Returns the caller's client, if it is bound to one.
     pub fn client(&self) -> Option<&str> {
         match self {
             Self::User(user) => user.client(),
@@ -200,7 +201,7 @@ impl Principal {
         }
     }
 
-    /// The user id of a signed-in user; `None` for an API key.
+    /// Returns the user id of a signed-in user, or `None` for an API key.
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Self::User(user) => Some(user.user_id()),
@@ -208,7 +209,7 @@ impl Principal {
         }
     }
 
-    /// The role of a signed-in user; `None` for an API key.
+    /// Returns the role of a signed-in user, or `None` for an API key.
     pub fn role(&self) -> Option<Role> {
         match self {
             Self::User(user) => Some(user.role()),
@@ -216,9 +217,9 @@ impl Principal {
         }
     }
 
-    /// Returns whether the caller holds `permission`, through its role or
+    /// Returns whether the caller has `permission`, through its role or
     /// its key's scopes.
-    pub fn holds(&self, permission: Permission) -> bool {
+    pub fn has_permission(&self, permission: Permission) -> bool {
         match self {
             Self::User(user) => role_permissions(user.role()).contains(&permission),
             Self::ApiKey(key) => key.scopes().contains(&permission),

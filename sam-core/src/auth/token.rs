@@ -96,7 +96,7 @@ impl TokenSigner {
         Self::from_pem(settings, kid, &pem)
     }
 
-    /// The settings tokens are issued with.
+    /// Returns the settings tokens are issued with.
     pub fn settings(&self) -> &TokenSettings {
         &self.settings
     }
@@ -242,7 +242,7 @@ impl TokenVerifier {
         Ok(())
     }
 
-    /// The settings tokens are checked against.
+    /// Returns the settings tokens are checked against.
     pub fn settings(&self) -> &TokenSettings {
         &self.settings
     }

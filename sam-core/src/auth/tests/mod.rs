@@ -1,0 +1,7 @@
+//! Tests of authentication and authorization across the module.
+
+mod api_key;
+mod authenticate;
+mod authorize;
+mod support;
+mod token;
