@@ -10,6 +10,7 @@ mod api_key_store;
 mod authenticate;
 mod authorize;
 mod claims;
+mod config;
 mod directory;
 mod error;
 mod keys;
@@ -28,6 +29,7 @@ pub use authorize::authorize;
 pub use claims::{
     Claims, RateLimit, TenantHierarchy, TokenPermissions, TokenSubject, DEFAULT_ISSUER,
 };
+pub use config::{KeyConfig, TokenConfig};
 pub use directory::{InMemoryDirectory, PartnerStanding, PrincipalDirectory, UserStanding};
 pub use error::AuthError;
 pub use keys::{

@@ -3,5 +3,6 @@
 mod api_key;
 mod authenticate;
 mod authorize;
+mod config;
 mod support;
 mod token;
