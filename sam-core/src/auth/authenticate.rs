@@ -1,8 +1,14 @@
 //! Turning a presented credential into a [`Principal`], checked against the
 //! current state of the store.
 
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::Utc;
+
 use super::{
-    AuthError, Claims, Principal, PrincipalDirectory, TokenVerifier, UserPrincipal, API_KEY_PREFIX,
+    authenticate_api_key, ApiKeyStore, AuthError, Claims, Principal, PrincipalDirectory,
+    TokenVerifier, UserPrincipal, API_KEY_PREFIX,
 };
 use crate::tenancy::Role;
 
@@ -36,6 +42,62 @@ impl<'a> Credential<'a> {
             Ok(Self::ApiKey(credential))
         } else {
             Ok(Self::Token(credential))
+        }
+    }
+}
+
+/// Authenticates requests from their `Authorization` header, with a bearer
+/// token or an API key.
+pub struct Authenticator {
+    verifier: TokenVerifier,
+    directory: Arc<dyn PrincipalDirectory>,
+    api_keys: Arc<dyn ApiKeyStore>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// Builds an authenticator over a verifier and the stores it checks.
+    pub fn new(
+        verifier: TokenVerifier,
+        directory: Arc<dyn PrincipalDirectory>,
+        api_keys: Arc<dyn ApiKeyStore>,
+    ) -> Self {
+        Self {
+            verifier,
+            directory,
+            api_keys,
+        }
+    }
+
+    /// Authenticates the caller of a request from its `Authorization`
+    /// header value.
+    ///
+    /// # Errors
+    /// [`AuthError::Unauthenticated`] without a bearer credential,
+    /// [`AuthError::InvalidToken`] or [`AuthError::InvalidApiKey`] when the
+    /// credential fails a check, and [`AuthError::Store`] when a lookup
+    /// fails.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        match Credential::from_authorization_header(authorization)? {
+            Credential::Token(token) => {
+                authenticate_token(&self.verifier, self.directory.as_ref(), token).await
+            }
+            Credential::ApiKey(key) => {
+                authenticate_api_key(
+                    self.api_keys.as_ref(),
+                    self.directory.as_ref(),
+                    key,
+                    Utc::now(),
+                )
+                .await
+            }
         }
     }
 }

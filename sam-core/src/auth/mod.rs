@@ -24,7 +24,7 @@ pub use api_key::{
     parse_api_key, GeneratedApiKey, NewApiKey, API_KEY_PREFIX, KEY_PREFIX_LEN, KEY_SECRET_BYTES,
 };
 pub use api_key_store::{ApiKeyRecord, ApiKeyStore, InMemoryApiKeyStore};
-pub use authenticate::{authenticate_token, Credential};
+pub use authenticate::{authenticate_token, Authenticator, Credential};
 pub use authorize::authorize;
 pub use claims::{
     Claims, RateLimit, TenantHierarchy, TokenPermissions, TokenSubject, DEFAULT_ISSUER,

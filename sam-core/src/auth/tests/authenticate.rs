@@ -1,13 +1,17 @@
 //! Store checks that take a valid token's power away.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use chrono::Utc;
 use secrecy::ExposeSecret;
 
 use super::support::{directory, hmac_secret, settings, slug, standing};
 use super::token::teacher_subject;
 use crate::auth::{
-    authenticate_token, AuthError, PartnerStanding, PrincipalDirectory, TokenAlgorithm,
-    TokenSigner, TokenSubject, TokenVerifier, UserStanding,
+    authenticate_token, create_api_key, AuthError, Authenticator, InMemoryApiKeyStore, NewApiKey,
+    PartnerStanding, Permission, Principal, PrincipalDirectory, TokenAlgorithm, TokenSigner,
+    TokenSubject, TokenVerifier, UserStanding,
 };
 use crate::tenancy::{PartnerSlug, Role, SubscriptionStatus, TenancyError};
 
@@ -184,4 +188,36 @@ async fn bad_token_fails_before_store() {
     let (_, verifier) = signer_and_verifier();
     let result = authenticate_token(&verifier, &FailingDirectory, "garbage").await;
     assert!(matches!(result, Err(AuthError::InvalidToken)));
+}
+
+#[tokio::test]
+async fn authenticator_accepts_token_and_api_key() {
+    let (signer, verifier) = signer_and_verifier();
+    let keys = Arc::new(InMemoryApiKeyStore::new());
+    let new_key = NewApiKey {
+        partner: slug("aptus"),
+        client_id: None,
+        name: "reporting".to_owned(),
+        scopes: vec![Permission::ViewBilling],
+        expires_at: None,
+    };
+    let generated = create_api_key(keys.as_ref(), &new_key, Utc::now())
+        .await
+        .unwrap();
+    let authenticator = Authenticator::new(verifier, Arc::new(directory()), keys);
+
+    let header = format!("Bearer {}", teacher_token(&signer));
+    let principal = authenticator.authenticate(Some(&header)).await.unwrap();
+    assert_eq!(principal.user_id(), Some("t1"));
+
+    let header = format!("Bearer {}", generated.key.expose_secret());
+    let principal = authenticator.authenticate(Some(&header)).await.unwrap();
+    assert!(matches!(principal, Principal::ApiKey(_)));
+
+    let result = authenticator.authenticate(None).await;
+    assert!(matches!(result, Err(AuthError::Unauthenticated)));
+    let result = authenticator.authenticate(Some("Bearer garbage")).await;
+    assert!(matches!(result, Err(AuthError::InvalidToken)));
+    let result = authenticator.authenticate(Some("Bearer sam_garbage")).await;
+    assert!(matches!(result, Err(AuthError::InvalidApiKey)));
 }
