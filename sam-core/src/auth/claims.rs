@@ -200,6 +200,103 @@ impl TokenSubject {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tenancy::{GradeScale, LlmStrategy, SubscriptionStatus};
+    use chrono::Utc;
+    use rust_decimal::Decimal;
+    use uuid::Uuid;
+
+    fn partner() -> Partner {
+        Partner {
+            id: Uuid::new_v4(),
+            slug: PartnerSlug::parse("aptus").unwrap(),
+            name: "Aptus Education".to_owned(),
+            tier: Tier::Premium,
+            status: SubscriptionStatus::Active,
+            monthly_fee: Decimal::new(4_000, 0),
+            daily_quota: 10_000,
+            strategy: LlmStrategy::CostOptimized,
+            time_zone: "America/Santiago".to_owned(),
+            provisioned: true,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn client(client_id: &str) -> Client {
+        Client {
+            id: Uuid::new_v4(),
+            client_id: client_id.to_owned(),
+            name: "Colegio San Jose".to_owned(),
+            institution_type: InstitutionType::K12,
+            students_count: 800,
+            teachers_count: 40,
+            grade_scale: GradeScale::default(),
+            created_at: Utc::now(),
+        }
+    }
+
+    fn user(role: Role) -> User {
+        User {
+            id: Uuid::new_v4(),
+            user_id: "u1".to_owned(),
+            client_id: "c1".to_owned(),
+            role,
+            email: Some("u1@colegio.cl".to_owned()),
+            active: true,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn member_subject_copies_records() {
+        let subject =
+            TokenSubject::member(&partner(), Some(&client("c1")), &user(Role::Teacher)).unwrap();
+        let hierarchy = &subject.hierarchy;
+        assert_eq!(hierarchy.level, Role::Teacher);
+        assert_eq!(
+            hierarchy.partner_id.as_ref().map(PartnerSlug::as_str),
+            Some("aptus")
+        );
+        assert_eq!(hierarchy.partner_name.as_deref(), Some("Aptus Education"));
+        assert_eq!(hierarchy.client_id.as_deref(), Some("c1"));
+        assert_eq!(hierarchy.client_name.as_deref(), Some("Colegio San Jose"));
+        assert_eq!(hierarchy.institution_type, Some(InstitutionType::K12));
+        assert_eq!(
+            subject.rate_limit,
+            Some(RateLimit {
+                tier: Tier::Premium,
+                requests_per_day: 10_000
+            })
+        );
+    }
+
+    #[test]
+    fn member_subject_rejects_mismatches() {
+        let partner = partner();
+        let c1 = client("c1");
+        let c2 = client("c2");
+        let mut inactive = user(Role::Teacher);
+        inactive.active = false;
+
+        let cases = [
+            ("teacher without client", None, user(Role::Teacher)),
+            ("teacher of other client", Some(&c2), user(Role::Teacher)),
+            (
+                "partner admin with client",
+                Some(&c1),
+                user(Role::PartnerAdmin),
+            ),
+            ("super admin", None, user(Role::SuperAdmin)),
+            ("inactive user", Some(&c1), inactive),
+        ];
+        for (name, client, user) in cases {
+            let result = TokenSubject::member(&partner, client, &user);
+            assert!(
+                matches!(result, Err(AuthError::InvalidInput { .. })),
+                "{name}: {result:?}"
+            );
+        }
+        assert!(TokenSubject::member(&partner, None, &user(Role::PartnerAdmin)).is_ok());
+    }
 
     #[test]
     fn token_permissions_follow_role() {
