@@ -13,8 +13,8 @@ type TermCounts = BTreeMap<String, f64>;
 
 /// Returns, for each answer in dataset order, the cosine similarity in
 /// `0..=1` between its tf-idf vector and the reference answer's. Texts are
-/// tokenised like the offline scorer's (stopwords removed, Snowball stems);
-/// document frequencies count every answer and reference answer once.
+/// tokenised like the offline scorer's, with stopwords removed and Snowball
+/// stems. Document frequencies count every answer and reference answer once.
 pub fn tfidf_cosines(dataset: &Dataset, analyzer: &TextAnalyzer) -> Vec<f64> {
     let counts = |text: &str| -> TermCounts {
         let mut counts = TermCounts::new();

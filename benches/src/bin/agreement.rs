@@ -23,7 +23,8 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
 
-    /// Timed runs over all answers; the throughput is their median.
+    /// Number of timed runs over all answers. The printed throughput is
+    /// their median.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
 

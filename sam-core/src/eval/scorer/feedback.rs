@@ -8,7 +8,7 @@ use crate::eval::Language;
 /// Maximum number of words one feedback list names.
 const MAX_NAMED_TERMS: usize = 4;
 
-/// What one criterion's feedback is about.
+/// The subject of one criterion's feedback.
 #[derive(Debug)]
 pub(crate) enum CriterionOutcome<'a> {
     /// The submission has no content words.

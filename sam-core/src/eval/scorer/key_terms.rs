@@ -21,14 +21,16 @@ const PROMPT_FACTOR: f64 = 0.2;
 
 /// Minimum Dice similarity of character trigrams for a key term to count
 /// as partly covered by a submission stem of another form, such as `simul`
-/// and `simulat`; the term earns that similarity as credit.
+/// and `simulat`. The term then earns that similarity as credit.
 const MIN_TRIGRAM_SIMILARITY: f64 = 0.5;
 
 /// Words that rubric descriptions use about any answer, such as "answer" or
-/// "complete". They say nothing about the subject, so they are not key terms.
+/// "complete". They carry no information about the subject, so they are not
+/// key terms.
 const GENERIC_RUBRIC_WORDS_EN: &[&str] = &[
     "accuracy",
     "accurate",
+    "against",
     "answer",
     "clarity",
     "clear",
@@ -248,7 +250,7 @@ fn dice(a: &[[char; 3]], b: &[[char; 3]]) -> f64 {
 /// How much of a criterion's key-term weight a submission covers.
 #[derive(Debug)]
 pub(crate) struct Coverage<'a> {
-    /// Covered weight over total weight, in `0..=1`; 0 without key terms.
+    /// Covered weight over total weight, in `0..=1`. It is 0 without key terms.
     pub(crate) fraction: f64,
     /// Key terms the submission contains in some form, in key-term order.
     pub(crate) covered: Vec<&'a KeyTerm>,

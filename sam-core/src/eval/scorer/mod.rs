@@ -34,8 +34,8 @@ pub const OFFLINE_PROVIDER: &str = "offline";
 /// benchmark reports on, so that benchmark overstates it somewhat.
 const COVERAGE_STEEPNESS: f64 = 3.0;
 
-/// Grades submissions by key-term coverage. Build it once: it holds the
-/// stemmers and stopword sets. Grading is deterministic.
+/// Grades submissions by key-term coverage. Build it once, because it
+/// contains the stemmers and stopword sets. Grading is deterministic.
 #[derive(Debug)]
 pub struct OfflineScorer {
     analyzer: TextAnalyzer,
@@ -62,7 +62,7 @@ impl OfflineScorer {
     /// Grades `text` against `assignment`. Each criterion earns points in
     /// `0..=criterion.points`, snapped to the nearest level when the
     /// criterion has levels. Sets [`FLAG_PROMPT_INJECTION`] when the text
-    /// looks addressed to the grader; such text earns no extra points.
+    /// looks addressed to the grader. Such text earns no extra points.
     pub fn score(&self, assignment: &Assignment, text: &str) -> Grading {
         let language = assignment.language;
         let answer_tokens = self.analyzer.tokens(text, language);
@@ -183,3 +183,6 @@ impl Evaluator for OfflineScorer {
         Ok(self.score(request.assignment, request.submission))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -50,7 +50,8 @@ const HTML_ELEMENTS: &[&str] = &[
     "ul",
 ];
 
-/// Maximum length of one HTML tag, in bytes; a longer `<...>` span is text.
+/// Maximum length of one HTML tag, in bytes. A longer `<...>` span is kept
+/// as text.
 const MAX_TAG_LEN: usize = 200;
 
 /// Words of the NLTK English stopword list that are kept as content words,
@@ -102,7 +103,7 @@ impl LanguageTools {
 }
 
 /// Turns text into content-word tokens for English or Spanish. Build it
-/// once and reuse it: it holds the stemmers and the stopword sets.
+/// once and reuse it, because it contains the stemmers and the stopword sets.
 pub struct TextAnalyzer {
     english: LanguageTools,
     spanish: LanguageTools,
