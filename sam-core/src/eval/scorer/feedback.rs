@@ -46,9 +46,9 @@ fn compared_feedback(coverage: &Coverage<'_>, language: Language) -> String {
     match language {
         Language::En => {
             if coverage.missing.is_empty() {
-                format!("Covers all {total} key terms of the expected answer ({covered_list}).")
+                format!("Covers all key terms ({covered_list}).")
             } else if covered == 0 {
-                format!("Covers none of the {total} key terms. Missing: {missing_list}.")
+                format!("Covers none of the key terms. Missing: {missing_list}.")
             } else {
                 format!(
                     "Covers {covered} of {total} key terms ({covered_list}). \
@@ -57,16 +57,19 @@ fn compared_feedback(coverage: &Coverage<'_>, language: Language) -> String {
             }
         }
         Language::Es => {
+            let missing_label = if coverage.missing.len() == 1 {
+                "Falta"
+            } else {
+                "Faltan"
+            };
             if coverage.missing.is_empty() {
-                format!(
-                    "Cubre los {total} términos clave de la respuesta esperada ({covered_list})."
-                )
+                format!("Cubre todos los términos clave ({covered_list}).")
             } else if covered == 0 {
-                format!("No cubre ninguno de los {total} términos clave. Faltan: {missing_list}.")
+                format!("No cubre ninguno de los términos clave. {missing_label}: {missing_list}.")
             } else {
                 format!(
                     "Cubre {covered} de {total} términos clave ({covered_list}). \
-                     Faltan: {missing_list}."
+                     {missing_label}: {missing_list}."
                 )
             }
         }
