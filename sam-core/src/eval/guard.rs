@@ -52,12 +52,14 @@ const WORD_PATTERNS: &[&str] = &[
 ];
 
 /// Patterns matched against the lower-cased text with its punctuation: role
-/// markers of chat formats and JSON that imitates a grading result.
+/// markers of chat formats and JSON that imitates a grading result. JSON
+/// keys must be quoted, so that object literals in code such as
+/// `{ score: 0 }` pass.
 const RAW_PATTERNS: &[&str] = &[
     r"(?m)^\s*(system|assistant|developer|sistema|asistente)\s*:",
     r"<\|?\s*(system|im_start|im_end|endoftext)\s*\|?>",
     r"\[/?(system|inst|sys)\]",
-    r#"\{\s*["“”']?\s*(score|scores|points|grade|total|total_points|criteria|feedback|overall_feedback|puntaje|puntos|nota|criterios)\s*["“”']?\s*:"#,
+    r#"\{\s*["“”'](score|scores|points|grade|total|total_points|criteria|feedback|overall_feedback|puntaje|puntos|nota|criterios)["“”']\s*:"#,
     r#"["“”'](criteria|overall_feedback|total_points|max_points|flags)["“”']\s*:"#,
 ];
 
@@ -188,6 +190,8 @@ mod tests {
             "El arreglo tiene 7 elementos y 5/5 de ellos son pares.",
             "No reste los valores negativos.",
             "map<string, int> scores; scores[\"ana\"] = 5;",
+            "const result = { score: 0, total: 10 };",
+            "#include <system_error>",
         ];
         for case in cases {
             assert!(!looks_like_prompt_injection(case), "flagged: {case:?}");

@@ -17,7 +17,7 @@ use self::key_terms::{Coverage, GenericWords, KeyTerm, SubmissionStems};
 use super::guard::looks_like_prompt_injection;
 use super::{
     Assignment, Criterion, CriterionScore, Evaluator, EvaluatorError, Grading, GradingRequest,
-    TokenUsage, FLAG_PROMPT_INJECTION,
+    Language, TokenUsage, FLAG_PROMPT_INJECTION,
 };
 
 /// The model name the offline scorer reports.
@@ -62,7 +62,9 @@ impl OfflineScorer {
     /// Grades `text` against `assignment`. Each criterion earns points in
     /// `0..=criterion.points`, snapped to the nearest level when the
     /// criterion has levels. Sets [`FLAG_PROMPT_INJECTION`] when the text
-    /// looks addressed to the grader. Such text earns no extra points.
+    /// looks addressed to the grader. The flag does not change the points,
+    /// because the scorer reads only key terms and never follows
+    /// instructions.
     pub fn score(&self, assignment: &Assignment, text: &str) -> Grading {
         let language = assignment.language;
         let answer_tokens = self.analyzer.tokens(text, language);
@@ -94,50 +96,43 @@ impl OfflineScorer {
             .iter()
             .map(|terms| key_terms::coverage(terms, &submission))
             .collect();
+        let outcomes: Vec<CriterionOutcome<'_>> = key_terms
+            .iter()
+            .zip(&coverages)
+            .map(|(terms, coverage)| {
+                if submission.is_empty() {
+                    CriterionOutcome::EmptySubmission
+                } else if terms.is_empty() {
+                    CriterionOutcome::NoKeyTerms
+                } else {
+                    CriterionOutcome::Compared(coverage)
+                }
+            })
+            .collect();
 
-        let mut criteria = Vec::with_capacity(coverages.len());
-        for ((criterion, terms), coverage) in assignment
+        let criteria: Vec<CriterionScore> = assignment
             .rubric
             .criteria
             .iter()
-            .zip(&key_terms)
-            .zip(&coverages)
-        {
-            let outcome = if submission.is_empty() {
-                CriterionOutcome::EmptySubmission
-            } else if terms.is_empty() {
-                CriterionOutcome::NoKeyTerms
-            } else {
-                CriterionOutcome::Compared(coverage)
-            };
-            let points = match outcome {
-                CriterionOutcome::Compared(coverage) => {
-                    criterion_points(criterion, coverage.fraction)
-                }
-                CriterionOutcome::EmptySubmission | CriterionOutcome::NoKeyTerms => 0.0,
-            };
-            criteria.push(CriterionScore {
-                name: criterion.name.clone(),
-                points,
-                max_points: criterion.points,
-                feedback: feedback::criterion_feedback(&outcome, language),
-            });
-        }
-
+            .zip(&outcomes)
+            .map(|(criterion, outcome)| criterion_score(criterion, outcome, language))
+            .collect();
         let injection_suspected = looks_like_prompt_injection(text);
-        let total: f64 = criteria.iter().map(|c| c.points).sum();
         let overall_feedback = if submission.is_empty() {
             feedback::criterion_feedback(&CriterionOutcome::EmptySubmission, language)
+        } else if key_terms.iter().all(Vec::is_empty) {
+            feedback::criterion_feedback(&CriterionOutcome::NoKeyTerms, language)
         } else {
             feedback::overall_feedback(
                 &coverages,
-                total,
+                criteria.iter().map(|c| c.points).sum(),
                 assignment.max_points,
                 !reference_tokens.is_empty(),
                 injection_suspected,
                 language,
             )
         };
+
         let mut grading = Grading {
             criteria,
             overall_feedback,
@@ -153,6 +148,25 @@ impl OfflineScorer {
             grading.add_flag(FLAG_PROMPT_INJECTION);
         }
         grading
+    }
+}
+
+/// Builds one criterion's score. An empty submission and a criterion
+/// without key terms earn 0 points, even when its lowest level is worth more.
+fn criterion_score(
+    criterion: &Criterion,
+    outcome: &CriterionOutcome<'_>,
+    language: Language,
+) -> CriterionScore {
+    let points = match outcome {
+        CriterionOutcome::Compared(coverage) => criterion_points(criterion, coverage.fraction),
+        CriterionOutcome::EmptySubmission | CriterionOutcome::NoKeyTerms => 0.0,
+    };
+    CriterionScore {
+        name: criterion.name.clone(),
+        points,
+        max_points: criterion.points,
+        feedback: feedback::criterion_feedback(outcome, language),
     }
 }
 

@@ -300,6 +300,7 @@ fn without_reference_or_specific_rubric_asks_for_teacher() {
     assert_eq!(grading.total_points(), 0.0);
     let feedback = &grading.criteria[0].feedback;
     assert!(feedback.contains("a teacher must grade"), "{feedback}");
+    assert_eq!(&grading.overall_feedback, feedback);
 }
 
 #[test]
