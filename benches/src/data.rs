@@ -110,3 +110,62 @@ fn read_jsonl<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Creates an empty folder under the system temporary directory.
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sam-benches-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    const QUESTION: &str = r#"{"question_id": "1.1", "question": "What is a variable?", "reference_answer": "A location in memory.", "max_points": 5}"#;
+
+    #[test]
+    fn load_builds_english_assignments() {
+        let dir = temp_dir("load");
+        let answer = r#"{"question_id": "1.1", "answer_id": "1.1.0", "answer": "memory", "score": 4.5, "grader1": 4.0, "grader2": 5.0}"#;
+        fs::write(dir.join("questions.jsonl"), format!("{QUESTION}\n")).unwrap();
+        fs::write(dir.join("answers.jsonl"), format!("{answer}\n\n")).unwrap();
+
+        let dataset = Dataset::load(&dir).unwrap();
+        assert_eq!(dataset.answers.len(), 1);
+        assert_eq!(dataset.answers[0].grader2, 5.0);
+        let assignments = dataset.assignments();
+        let assignment = &assignments["1.1"];
+        assert_eq!(assignment.language, Language::En);
+        assert_eq!(assignment.max_points, MAX_POINTS);
+        assert_eq!(assignment.rubric.criteria.len(), 1);
+        assert_eq!(
+            assignment.reference_answer.as_deref(),
+            Some("A location in memory.")
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn load_rejects_answer_to_unknown_question() {
+        let dir = temp_dir("orphan");
+        let answer = r#"{"question_id": "9.9", "answer_id": "9.9.0", "answer": "x", "score": 1, "grader1": 1, "grader2": 1}"#;
+        fs::write(dir.join("questions.jsonl"), QUESTION).unwrap();
+        fs::write(dir.join("answers.jsonl"), answer).unwrap();
+
+        let error = Dataset::load(&dir).unwrap_err().to_string();
+        assert!(error.contains("9.9.0"), "{error}");
+        assert!(error.contains("9.9"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn load_names_missing_file() {
+        let dir = temp_dir("missing");
+        let error = format!("{:#}", Dataset::load(&dir).unwrap_err());
+        assert!(error.contains("questions.jsonl"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -165,3 +165,30 @@ fn write_scores(path: &PathBuf, dataset: &Dataset, sam: &[f64]) -> anyhow::Resul
 fn format_stat(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_default_to_five_runs() {
+        let args = Args::try_parse_from(["agreement"]).unwrap();
+        assert_eq!(args.runs, 5);
+        assert!(args.data.is_none());
+        assert!(args.scores.is_none());
+    }
+
+    #[test]
+    fn args_accept_data_folder() {
+        let args =
+            Args::try_parse_from(["agreement", "--data", "/tmp/unt", "--runs", "2"]).unwrap();
+        assert_eq!(args.data, Some(PathBuf::from("/tmp/unt")));
+        assert_eq!(args.runs, 2);
+    }
+
+    #[test]
+    fn args_reject_zero_runs() {
+        assert!(Args::try_parse_from(["agreement", "--runs", "0"]).is_err());
+    }
+}

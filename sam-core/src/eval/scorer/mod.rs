@@ -36,6 +36,10 @@ const COVERAGE_STEEPNESS: f64 = 3.0;
 
 /// Grades submissions by key-term coverage. Build it once, because it
 /// contains the stemmers and stopword sets. Grading is deterministic.
+///
+/// NOTE: the scorer reads words, not sentences. A bare list of the right
+/// words scores like a full answer, and a correct paraphrase in other words
+/// scores low, so its gradings need a teacher's review.
 #[derive(Debug)]
 pub struct OfflineScorer {
     analyzer: TextAnalyzer,

@@ -88,11 +88,11 @@ struct LanguageTools {
 }
 
 impl LanguageTools {
-    fn new(algorithm: Algorithm, code: &str, kept: &[&str]) -> Self {
+    fn new(algorithm: Algorithm, code: &str, kept_stopwords: &[&str]) -> Self {
         let stopwords = stop_words::lookup(code)
             .unwrap_or_default()
             .iter()
-            .filter(|word| !kept.contains(word))
+            .filter(|word| !kept_stopwords.contains(word))
             .map(|word| fold_diacritics(word).into_owned())
             .collect();
         Self {
@@ -179,8 +179,9 @@ pub fn fold_diacritics(text: &str) -> Cow<'_, str> {
     Cow::Owned(text.nfkd().filter(|c| !is_combining_mark(*c)).collect())
 }
 
-/// Replaces the tags of common HTML elements (see [`HTML_ELEMENTS`]) with a
-/// space and keeps every other `<...>` span as it is.
+/// Replaces the opening and closing tags of common formatting elements
+/// (`br`, `p`, `div`, `span`, `b`, `i` and the like) with a space and keeps
+/// every other `<...>` span, such as `<iostream>`, as it is.
 pub fn strip_html_tags(text: &str) -> Cow<'_, str> {
     if !text.contains('<') {
         return Cow::Borrowed(text);
