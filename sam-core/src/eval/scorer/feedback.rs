@@ -76,15 +76,13 @@ fn compared_feedback(coverage: &Coverage<'_>, language: Language) -> String {
     }
 }
 
-/// Writes the overall feedback: the score, what it was compared with, the
-/// heaviest missing terms over all criteria, and a note on text addressed
-/// to the grader.
+/// Writes the overall feedback: the score, what it was compared with, and
+/// the heaviest missing terms over all criteria.
 pub(crate) fn overall_feedback(
     coverages: &[Coverage<'_>],
     total_points: f64,
     max_points: f64,
     has_reference: bool,
-    injection_suspected: bool,
     language: Language,
 ) -> String {
     let mut missing: Vec<&KeyTerm> = Vec::new();
@@ -118,19 +116,22 @@ pub(crate) fn overall_feedback(
             Language::Es => text.push_str(&format!(" Para mejorar, aborda: {list}.")),
         }
     }
-    if injection_suspected {
-        text.push_str(match language {
-            Language::En => {
-                " The submission contains instructions addressed to the grader; \
-                 they were ignored."
-            }
-            Language::Es => {
-                " La entrega contiene instrucciones dirigidas al evaluador; \
-                 no se tomaron en cuenta."
-            }
-        });
-    }
     text
+}
+
+/// Returns the sentence that tells the teacher the submission addresses the
+/// grader, with a leading space to append to other feedback.
+pub(crate) fn injection_note(language: Language) -> &'static str {
+    match language {
+        Language::En => {
+            " The submission contains instructions addressed to the grader, \
+             and they were ignored."
+        }
+        Language::Es => {
+            " La entrega contiene instrucciones dirigidas al evaluador, \
+             que no se tomaron en cuenta."
+        }
+    }
 }
 
 /// Joins the surface words of the first [`MAX_NAMED_TERMS`] terms.

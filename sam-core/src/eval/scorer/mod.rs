@@ -122,7 +122,7 @@ impl OfflineScorer {
             .map(|(criterion, outcome)| criterion_score(criterion, outcome, language))
             .collect();
         let injection_suspected = looks_like_prompt_injection(text);
-        let overall_feedback = if submission.is_empty() {
+        let mut overall_feedback = if submission.is_empty() {
             feedback::criterion_feedback(&CriterionOutcome::EmptySubmission, language)
         } else if key_terms.iter().all(Vec::is_empty) {
             feedback::criterion_feedback(&CriterionOutcome::NoKeyTerms, language)
@@ -132,10 +132,12 @@ impl OfflineScorer {
                 criteria.iter().map(|c| c.points).sum(),
                 assignment.max_points,
                 !reference_tokens.is_empty(),
-                injection_suspected,
                 language,
             )
         };
+        if injection_suspected {
+            overall_feedback.push_str(feedback::injection_note(language));
+        }
 
         let mut grading = Grading {
             criteria,
