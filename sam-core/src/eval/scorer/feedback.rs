@@ -119,8 +119,8 @@ pub(crate) fn overall_feedback(
     text
 }
 
-/// Returns the sentence that tells the teacher the submission addresses the
-/// grader, with a leading space to append to other feedback.
+/// Returns the feedback sentence about instructions addressed to the
+/// grader, with a leading space so that it can be appended.
 pub(crate) fn injection_note(language: Language) -> &'static str {
     match language {
         Language::En => {

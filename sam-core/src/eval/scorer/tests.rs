@@ -216,7 +216,7 @@ fn feedback_names_missing_words_as_written() {
 }
 
 #[test]
-fn criterion_points_stay_in_range_and_add_up() {
+fn criterion_points_sum_within_range() {
     let scorer = OfflineScorer::new();
     let assignment = two_criteria();
     for text in [
@@ -267,7 +267,7 @@ fn criterion_with_levels_snaps_to_level() {
 }
 
 #[test]
-fn empty_text_scores_zero_despite_nonzero_lowest_level() {
+fn empty_text_ignores_nonzero_lowest_level() {
     let mut assignment = two_criteria();
     assignment.rubric.criteria[1].levels[2].points = 1.0;
     let grading = OfflineScorer::new().score(&assignment, " ");
@@ -294,7 +294,7 @@ fn without_reference_scores_against_rubric() {
 }
 
 #[test]
-fn without_reference_or_specific_rubric_asks_for_teacher() {
+fn no_key_terms_asks_for_teacher() {
     let assignment = assignment(Language::En, PROMPT_EN, None);
     let grading = OfflineScorer::new().score(&assignment, REFERENCE_EN);
     assert_eq!(grading.total_points(), 0.0);
