@@ -6,6 +6,7 @@ mod grade;
 mod grading;
 mod guard;
 mod rubric;
+pub mod scorer;
 
 pub use error::EvalError;
 pub use grade::{chilean_grade, grade_to_f64};
@@ -18,6 +19,7 @@ pub use rubric::{
     Assignment, AssignmentInput, Criterion, Language, Level, Rubric, RubricInput,
     MAX_ASSIGNMENT_TEXT,
 };
+pub use scorer::OfflineScorer;
 
 mod evaluation;
 pub use evaluation::{Evaluation, EvaluationStatus, Review, SubmissionInput};
