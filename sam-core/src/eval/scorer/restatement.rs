@@ -76,14 +76,7 @@ impl PromptOptions {
         };
         let mut clauses = Vec::new();
         for clause in prompt.to_lowercase().split(CLAUSE_ENDS) {
-            let mut parts: Vec<Vec<&str>> = vec![Vec::new()];
-            for word in clause.split_whitespace() {
-                if conjunctions.contains(&word) {
-                    parts.push(Vec::new());
-                } else if let Some(part) = parts.last_mut() {
-                    part.push(word);
-                }
-            }
+            let parts = split_on_conjunctions(clause, conjunctions);
             if parts.len() < 2 {
                 continue;
             }
@@ -91,27 +84,13 @@ impl PromptOptions {
                 .iter()
                 .map(|part| {
                     analyzer
-                        .tokens(&part.join(" "), language)
+                        .tokens(part, language)
                         .into_iter()
                         .map(|token| token.stem)
                         .collect()
                 })
                 .collect();
-            let options: Vec<BTreeSet<String>> = stems
-                .iter()
-                .enumerate()
-                .map(|(index, own)| {
-                    own.iter()
-                        .filter(|stem| {
-                            stems
-                                .iter()
-                                .enumerate()
-                                .all(|(other, set)| other == index || !set.contains(*stem))
-                        })
-                        .cloned()
-                        .collect()
-                })
-                .collect();
+            let options = own_stems(&stems);
             if options.iter().all(|option| !option.is_empty()) {
                 clauses.push(options);
             }
@@ -128,6 +107,38 @@ impl PromptOptions {
                 .all(|option| option.iter().any(|stem| submission.contains(stem.as_str())))
         })
     }
+}
+
+/// Splits `clause` into the texts between the whole words in
+/// `conjunctions`.
+fn split_on_conjunctions(clause: &str, conjunctions: &[&str]) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    for word in clause.split_whitespace() {
+        if conjunctions.contains(&word) {
+            parts.push(String::new());
+        } else if let Some(part) = parts.last_mut() {
+            part.push(' ');
+            part.push_str(word);
+        }
+    }
+    parts
+}
+
+/// Returns, for each set, the stems that no other set contains.
+fn own_stems(sets: &[BTreeSet<String>]) -> Vec<BTreeSet<String>> {
+    sets.iter()
+        .enumerate()
+        .map(|(index, own)| {
+            own.iter()
+                .filter(|stem| {
+                    sets.iter()
+                        .enumerate()
+                        .all(|(other, set)| other == index || !set.contains(*stem))
+                })
+                .cloned()
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]

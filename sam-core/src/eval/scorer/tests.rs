@@ -440,5 +440,10 @@ fn copy_matching_key_terms_by_form_scores_zero() {
         Some("The size in bytes of its operand."),
     );
     assert_eq!(total(&assignment, &assignment.prompt), 0.0);
-    assert!(total(&assignment, "The sizeof operator returns the size in bytes.") >= 4.0);
+    assert!(
+        total(
+            &assignment,
+            "The sizeof operator returns the size in bytes."
+        ) >= 4.0
+    );
 }
