@@ -119,6 +119,21 @@ pub(crate) fn overall_feedback(
     text
 }
 
+/// Returns the feedback sentence about a submission that copies the
+/// question, with a leading space so that it can be appended.
+pub(crate) fn copied_prompt_note(language: Language) -> &'static str {
+    match language {
+        Language::En => {
+            " The submission mostly repeats the question, \
+             so words of the question earn no points."
+        }
+        Language::Es => {
+            " La entrega repite en gran parte la pregunta, \
+             así que las palabras de la pregunta no suman puntos."
+        }
+    }
+}
+
 /// Returns the feedback sentence about instructions addressed to the
 /// grader, with a leading space so that it can be appended.
 pub(crate) fn injection_note(language: Language) -> &'static str {

@@ -83,6 +83,8 @@ pub(crate) struct KeyTerm {
     pub(crate) surface: String,
     /// Relative importance, above 0.
     pub(crate) weight: f64,
+    /// Whether the prompt contains the stem too.
+    pub(crate) in_prompt: bool,
 }
 
 /// Stems of the generic rubric words, per language.
@@ -129,7 +131,8 @@ pub(crate) fn criterion_key_terms(
     let mut terms: Vec<KeyTerm> = Vec::new();
     let mut index_by_stem: BTreeMap<String, usize> = BTreeMap::new();
     let mut add = |token: &Token, weight: f64| {
-        let weight = if prompt_stems.contains(token.stem.as_str()) {
+        let in_prompt = prompt_stems.contains(token.stem.as_str());
+        let weight = if in_prompt {
             weight * PROMPT_FACTOR
         } else {
             weight
@@ -142,6 +145,7 @@ pub(crate) fn criterion_key_terms(
                     stem: token.stem.clone(),
                     surface: token.surface.clone(),
                     weight,
+                    in_prompt,
                 });
             }
         }
@@ -183,6 +187,11 @@ impl<'a> SubmissionStems<'a> {
         Self { stems, trigrams }
     }
 
+    /// Returns the distinct stems.
+    pub(crate) fn stems(&self) -> &BTreeSet<&'a str> {
+        &self.stems
+    }
+
     /// Returns whether the submission has no content words.
     pub(crate) fn is_empty(&self) -> bool {
         self.stems.is_empty()
@@ -190,16 +199,19 @@ impl<'a> SubmissionStems<'a> {
 
     /// Returns 1 when the submission contains `stem`, else the best Dice
     /// similarity of character trigrams with a submission stem if it is at
-    /// least [`MIN_TRIGRAM_SIMILARITY`], else 0.
-    fn credit(&self, stem: &str) -> f64 {
-        if self.stems.contains(stem) {
+    /// least [`MIN_TRIGRAM_SIMILARITY`], else 0. Submission stems in
+    /// `excluded` give no credit.
+    fn credit(&self, stem: &str, excluded: &BTreeSet<&str>) -> f64 {
+        if self.stems.contains(stem) && !excluded.contains(stem) {
             return 1.0;
         }
         let wanted = trigrams(stem);
         let best = self
-            .trigrams
+            .stems
             .iter()
-            .map(|candidate| dice(&wanted, candidate))
+            .zip(&self.trigrams)
+            .filter(|(candidate, _)| !excluded.contains(*candidate))
+            .map(|(_, candidate)| dice(&wanted, candidate))
             .fold(0.0, f64::max);
         if best >= MIN_TRIGRAM_SIMILARITY {
             best
@@ -256,17 +268,41 @@ pub(crate) struct Coverage<'a> {
     pub(crate) covered: Vec<&'a KeyTerm>,
     /// Key terms the submission lacks, heaviest first.
     pub(crate) missing: Vec<&'a KeyTerm>,
+    /// Whether key terms of the prompt earned nothing because the
+    /// submission copies the prompt and adds no key term of its own.
+    pub(crate) prompt_terms_ignored: bool,
 }
 
 /// Measures which key terms the submission contains. Each key term counts
-/// once however often the submission repeats it.
-pub(crate) fn coverage<'a>(terms: &'a [KeyTerm], submission: &SubmissionStems<'_>) -> Coverage<'a> {
+/// once however often the submission repeats it. When `copies_prompt` is
+/// set and no word of the submission outside the prompt covers a key term
+/// outside the prompt, no key term earns credit.
+pub(crate) fn coverage<'a>(
+    terms: &'a [KeyTerm],
+    submission: &SubmissionStems<'_>,
+    prompt_stems: &BTreeSet<&str>,
+    copies_prompt: bool,
+) -> Coverage<'a> {
+    let no_exclusions = BTreeSet::new();
+    let mut credits: Vec<f64> = terms
+        .iter()
+        .map(|term| submission.credit(&term.stem, &no_exclusions))
+        .collect();
+    // A word such as "sizeof" in a copied prompt resembles the key term
+    // "size", so only the submission's own words show an answer.
+    let prompt_terms_ignored = copies_prompt
+        && !terms
+            .iter()
+            .any(|term| !term.in_prompt && submission.credit(&term.stem, prompt_stems) > 0.0);
+    if prompt_terms_ignored {
+        credits.fill(0.0);
+    }
+
     let total: f64 = terms.iter().map(|term| term.weight).sum();
     let mut matched = 0.0;
     let mut covered = Vec::new();
     let mut missing = Vec::new();
-    for term in terms {
-        let credit = submission.credit(&term.stem);
+    for (term, credit) in terms.iter().zip(credits) {
         matched += term.weight * credit;
         if credit > 0.0 {
             covered.push(term);
@@ -285,5 +321,6 @@ pub(crate) fn coverage<'a>(terms: &'a [KeyTerm], submission: &SubmissionStems<'_
         fraction,
         covered,
         missing,
+        prompt_terms_ignored,
     }
 }

@@ -4,6 +4,7 @@
 
 mod feedback;
 mod key_terms;
+mod restatement;
 mod text;
 
 use std::collections::BTreeSet;
@@ -96,9 +97,16 @@ impl OfflineScorer {
                 )
             })
             .collect();
+        let copies_prompt = restatement::copies_prompt(
+            &assignment.prompt,
+            &prompt_stems,
+            submission.stems(),
+            &self.analyzer,
+            language,
+        );
         let coverages: Vec<Coverage<'_>> = key_terms
             .iter()
-            .map(|terms| key_terms::coverage(terms, &submission))
+            .map(|terms| key_terms::coverage(terms, &submission, &prompt_stems, copies_prompt))
             .collect();
         let outcomes: Vec<CriterionOutcome<'_>> = key_terms
             .iter()
@@ -135,6 +143,12 @@ impl OfflineScorer {
                 language,
             )
         };
+        if coverages
+            .iter()
+            .any(|coverage| coverage.prompt_terms_ignored)
+        {
+            overall_feedback.push_str(feedback::copied_prompt_note(language));
+        }
         if injection_suspected {
             overall_feedback.push_str(feedback::injection_note(language));
         }

@@ -354,3 +354,96 @@ async fn evaluator_grade_matches_score() {
     let graded = scorer.grade(request).await;
     assert_eq!(graded.ok(), Some(scorer.score(&assignment, PARAPHRASE_EN)));
 }
+
+fn either_or() -> Assignment {
+    assignment(
+        Language::En,
+        "How are bi-dimensional arrays stored in memory, by rows or by columns?",
+        Some("By rows."),
+    )
+}
+
+#[test]
+fn copying_either_or_question_scores_zero() {
+    let assignment = either_or();
+    let grading = OfflineScorer::new().score(&assignment, &assignment.prompt);
+    assert_eq!(grading.total_points(), 0.0);
+    assert!(
+        grading.overall_feedback.contains("repeats the question"),
+        "{}",
+        grading.overall_feedback
+    );
+}
+
+#[test]
+fn restating_one_option_earns_full_points() {
+    let assignment = either_or();
+    let text = "Bi-dimensional arrays are stored in memory by rows.";
+    assert_eq!(total(&assignment, text), 5.0);
+}
+
+#[test]
+fn naming_both_options_briefly_keeps_credit() {
+    let assignment = either_or();
+    assert_eq!(total(&assignment, "By rows, not by columns."), 5.0);
+}
+
+#[test]
+fn spanish_either_or_copy_scores_zero() {
+    let assignment = assignment(
+        Language::Es,
+        "¿Acceder fuera de los límites del arreglo es un error de compilación o de ejecución?",
+        Some("Es un error de ejecución."),
+    );
+    assert_eq!(total(&assignment, &assignment.prompt), 0.0);
+    assert_eq!(total(&assignment, "Es un error de ejecución."), 5.0);
+}
+
+fn linked_lists() -> Assignment {
+    assignment(
+        Language::En,
+        "What is the difference between a circular linked list and a basic linked list?",
+        Some("The last element in a circular linked list points to the head of the list."),
+    )
+}
+
+#[test]
+fn copying_question_with_filler_scores_zero() {
+    let assignment = linked_lists();
+    let copied = format!("{} I think so.", assignment.prompt);
+    let grading = OfflineScorer::new().score(&assignment, &copied);
+    assert_eq!(grading.total_points(), 0.0);
+    assert!(
+        grading
+            .overall_feedback
+            .contains("mostly repeats the question"),
+        "{}",
+        grading.overall_feedback
+    );
+}
+
+#[test]
+fn restating_question_with_answer_scores_high() {
+    let assignment = linked_lists();
+    let text = "In a circular linked list the last element points to the head, \
+                unlike in a basic linked list.";
+    let grading = OfflineScorer::new().score(&assignment, text);
+    assert_eq!(grading.total_points(), 5.0);
+    assert!(!grading.overall_feedback.contains("repeats the question"));
+}
+
+#[test]
+fn copy_matching_key_terms_by_form_scores_zero() {
+    let assignment = assignment(
+        Language::En,
+        "What does the sizeof operator return?",
+        Some("The size in bytes of its operand."),
+    );
+    assert_eq!(total(&assignment, &assignment.prompt), 0.0);
+    assert!(
+        total(
+            &assignment,
+            "The sizeof operator returns the size in bytes."
+        ) >= 4.0
+    );
+}
