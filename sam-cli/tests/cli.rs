@@ -1,5 +1,7 @@
 //! End-to-end tests of the `samctl` binary on the embedded store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -208,8 +210,8 @@ fn evaluate_reports_bad_rows_and_continues() {
         .unwrap();
     assert_eq!(empty["evaluation"]["score"].as_f64().unwrap(), 0.0);
 
-    let stored = sam.json(&["evaluation", "export", "-p", "p1", "--format", "jsonl"]);
-    let _ = stored;
+    let exported = sam.ok(&["evaluation", "export", "-p", "p1", "--format", "jsonl"]);
+    assert_eq!(exported.lines().count(), 2, "{exported}");
 }
 
 #[test]
@@ -245,21 +247,26 @@ fn duplicate_submission_id_with_other_text_is_rejected() {
     );
 }
 
-/// Counts rows of a partner table in the embedded store.
+/// Counts rows of a table in partner `p1`'s database file.
 fn count_rows(home: &Path, table: &str) -> i64 {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from {table}').fetchone()[0])"
-        ))
-        .arg(home.join("partners/p1.db"))
-        .output()
+    let path = home.join("partners/p1.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    })
 }
 
 #[test]

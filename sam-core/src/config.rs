@@ -111,7 +111,7 @@ impl SamConfig {
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
-                .source(Some(env.into_iter().map(|(k, v)| (k, v)).collect())),
+                .source(Some(env.into_iter().collect())),
         );
         let built = builder.build().map_err(|err| ConfigError {
             source_name: source_name.clone(),

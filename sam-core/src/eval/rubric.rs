@@ -62,7 +62,7 @@ pub struct Criterion {
     /// What the criterion assesses.
     #[serde(default)]
     pub description: String,
-    /// Points this criterion is worth. After [`Rubric::normalise`] the
+    /// Points this criterion is worth. After [`RubricInput::resolve`] the
     /// criteria's points add up to the assignment's maximum.
     pub points: f64,
     /// Optional performance levels, highest first after normalisation.

@@ -2,7 +2,7 @@
 //! SQLite with one control database and one database file per partner.
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver. Every query
-//! names its tables through [`Tables`], which qualifies them with the
+//! names its tables through `Tables`, which qualifies them with the
 //! partner's quoted schema on PostgreSQL, so no query depends on a
 //! connection's `search_path`.
 
