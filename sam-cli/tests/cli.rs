@@ -388,3 +388,145 @@ fn demo_runs_twice_without_new_work() {
         rows
     );
 }
+
+/// Starts an OpenAI-compatible mock on loopback that grades every request
+/// with 4 points and the given feedback; returns its base URL and the runtime
+/// that keeps it alive.
+fn mock_llm(status: u16) -> (String, tokio::runtime::Runtime) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = runtime.block_on(async {
+        let server = MockServer::start().await;
+        let content = serde_json::json!({
+            "criteria": [{"name": "correctness", "score": 4, "feedback": "Names memory and value."}],
+            "overall_feedback": "Good answer from the model."
+        })
+        .to_string();
+        let body = serde_json::json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
+        });
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&server)
+            .await;
+        let url = format!("{}/v1", server.uri());
+        // The server stops when dropped, so it lives as long as the runtime.
+        std::mem::forget(server);
+        url
+    });
+    (url, runtime)
+}
+
+#[test]
+fn evaluate_uses_provider_preset() {
+    let sam = Sam::new();
+    sam.provision();
+    let (url, _runtime) = mock_llm(200);
+    let path = sam.file(
+        "one.jsonl",
+        b"{\"id\":\"s1\",\"student_id\":\"st1\",\"text\":\"a named location in memory\"}\n",
+    );
+    let results = sam.home.path().join("out.jsonl");
+    let provider = format!("llama_self_hosted={url}");
+    sam.ok(&[
+        "evaluate",
+        "-p",
+        "p1",
+        "-c",
+        "c1",
+        "-a",
+        "a1",
+        "--file",
+        &path,
+        "-q",
+        "--provider",
+        &provider,
+        "--results",
+        &results.display().to_string(),
+    ]);
+    let line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&results)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let evaluation = &line["evaluation"];
+    assert_eq!(evaluation["provider"], "llama_self_hosted");
+    assert_eq!(evaluation["score"].as_f64().unwrap(), 4.0);
+    assert_eq!(evaluation["input_tokens"], 1000);
+    assert_eq!(
+        evaluation["overall_feedback"],
+        "Good answer from the model."
+    );
+}
+
+#[test]
+fn failing_provider_falls_back_to_offline() {
+    let sam = Sam::new();
+    sam.provision();
+    let (url, _runtime) = mock_llm(400);
+    let path = sam.file(
+        "one.jsonl",
+        b"{\"id\":\"s1\",\"student_id\":\"st1\",\"text\":\"a named location in memory\"}\n",
+    );
+    let provider = format!("llama_self_hosted={url}");
+    sam.ok(&[
+        "evaluate",
+        "-p",
+        "p1",
+        "-c",
+        "c1",
+        "-a",
+        "a1",
+        "--file",
+        &path,
+        "-q",
+        "--provider",
+        &provider,
+    ]);
+    let listed = sam.json(&["evaluation", "list", "-p", "p1"]);
+    assert_eq!(listed[0]["provider"], "offline");
+    let flags: Vec<&str> = listed[0]["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(flags.contains(&"offline_fallback"), "{flags:?}");
+}
+
+#[test]
+fn unknown_provider_preset_is_usage_error() {
+    let sam = Sam::new();
+    sam.provision();
+    let path = sam.file(
+        "one.jsonl",
+        b"{\"id\":\"s1\",\"student_id\":\"st1\",\"text\":\"x\"}\n",
+    );
+    let output = sam.run(&[
+        "evaluate",
+        "-p",
+        "p1",
+        "-c",
+        "c1",
+        "-a",
+        "a1",
+        "--file",
+        &path,
+        "--provider",
+        "gpt5",
+    ]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("gpt5"));
+}

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::CacheConfig;
+use crate::llm::RouterConfig;
+
 /// The environment variable that names the configuration file. It is read
 /// by the binaries and is not itself a configuration key.
 pub const CONFIG_ENV: &str = "SAM_CONFIG";
@@ -40,9 +43,53 @@ impl Default for EvaluationConfig {
     }
 }
 
+/// Where graded results are cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackendKind {
+    /// In the process's memory; lost on exit.
+    #[default]
+    Memory,
+    /// A Redis server or Redis Cluster, shared by every process.
+    Redis,
+    /// No cache.
+    None,
+}
+
+/// Cache settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// `memory`, `redis` or `none`.
+    pub backend: CacheBackendKind,
+    /// Redis URL for the `redis` backend, such as `redis://127.0.0.1:6379`.
+    pub redis_url: Option<String>,
+    /// Redis Cluster node URLs; when given, the `redis` backend uses the cluster.
+    pub cluster_nodes: Vec<String>,
+    /// Prefix of every Redis key, to share one Redis between deployments.
+    pub key_prefix: String,
+    /// Entries kept by the `memory` backend.
+    pub max_entries: u64,
+    /// Lifetimes and the partners that share the global level.
+    pub levels: CacheConfig,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            backend: CacheBackendKind::Memory,
+            redis_url: None,
+            cluster_nodes: Vec::new(),
+            key_prefix: String::new(),
+            max_entries: 100_000,
+            levels: CacheConfig::default(),
+        }
+    }
+}
+
 /// The whole configuration shared by `samctl`, `sam-server` and embedders.
 /// Unknown keys are rejected, so a misspelt key is an error, not a silent default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct SamConfig {
     /// SAM home folder for the embedded store; the platform's data folder when unset.
@@ -55,6 +102,10 @@ pub struct SamConfig {
     pub log_level: Option<String>,
     /// Evaluation engine.
     pub evaluation: EvaluationConfig,
+    /// LLM providers and routing; with no provider, the offline scorer grades alone.
+    pub llm: RouterConfig,
+    /// Cache of graded results.
+    pub cache: CacheSettings,
 }
 
 /// A configuration that could not be loaded.
@@ -179,7 +230,11 @@ mod tests {
     #[test]
     fn defaults_without_file_or_env() {
         let config = SamConfig::load_with_env(None, None, HashMap::new()).unwrap();
-        assert_eq!(config, SamConfig::default());
+        assert_eq!(config.evaluation, EvaluationConfig::default());
+        assert_eq!(config.log_format, LogFormat::Human);
+        assert!(config.database_url.is_none());
+        assert!(config.llm.providers.is_empty());
+        assert_eq!(config.cache.backend, CacheBackendKind::Memory);
     }
 
     #[test]
@@ -232,6 +287,27 @@ mod tests {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, SamConfig::commented_default()).unwrap();
         let config = SamConfig::load_with_env(Some(&path), None, HashMap::new()).unwrap();
-        assert_eq!(config, SamConfig::default());
+        assert_eq!(config.evaluation, EvaluationConfig::default());
+        assert!(config.llm.providers.is_empty());
+    }
+
+    #[test]
+    fn providers_and_cache_parse_from_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[[llm.providers]]\nname = \"deepseek\"\nkind = \"open_ai_compatible\"\n\
+             base_url = \"http://127.0.0.1:9\"\nmodel = \"deepseek-chat\"\napi_key = \"env:DEEPSEEK_API_KEY\"\n\
+             [llm.providers.prices]\ninput_per_million = \"0.27\"\ncached_input_per_million = \"0.07\"\n\
+             output_per_million = \"1.10\"\n[cache]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379\"\n\
+             [cache.levels]\ntenant_ttl = 60\n",
+        )
+        .unwrap();
+        let config = SamConfig::load_with_env(Some(&path), None, HashMap::new()).unwrap();
+        assert_eq!(config.llm.providers.len(), 1);
+        assert_eq!(config.llm.providers[0].model, "deepseek-chat");
+        assert_eq!(config.cache.backend, CacheBackendKind::Redis);
+        assert_eq!(config.cache.levels.tenant_ttl.as_secs(), 60);
     }
 }

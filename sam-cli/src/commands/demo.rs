@@ -111,13 +111,14 @@ pub async fn run(context: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> 
         teacher: Some(args.teacher.clone()),
         concurrency: None,
         results: None,
+        providers: Vec::new(),
     };
     let rows = parse_rows(
         Path::new("quickstart/answers.jsonl"),
         Some("jsonl"),
         QUICKSTART_ANSWERS.as_bytes(),
     )?;
-    let engine = evaluate::engine(context);
+    let (engine, _) = crate::evaluator::build_engine(context, db.partner(), &[]).await?;
     let summary =
         evaluate::evaluate_file(context, &db, &client, &engine, &evaluate_args, rows).await?;
 

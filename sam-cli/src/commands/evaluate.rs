@@ -54,6 +54,12 @@ pub struct EvaluateArgs {
     /// Write one JSON line per row to this file (replaced when the run ends)
     #[arg(long, value_name = "OUT.jsonl")]
     pub results: Option<PathBuf>,
+    /// Grade with this LLM provider preset: deepseek, claude or llama_self_hosted,
+    /// optionally with its base URL (llama_self_hosted=http://127.0.0.1:8000/v1).
+    /// Repeat for several; the partner's strategy orders them, the offline scorer
+    /// is the last resort. Adds to the providers in the configuration file.
+    #[arg(long = "provider", value_name = "NAME[=URL]")]
+    pub providers: Vec<String>,
 }
 
 /// One line of the results file.
@@ -353,18 +359,12 @@ pub async fn evaluate_file(
     Ok(summary)
 }
 
-/// Returns the evaluator `samctl` grades with: the offline rubric scorer.
-pub fn engine(context: &Context) -> Engine {
-    // NOTE: samctl grades with the offline scorer until the LLM router is
-    // wired to provider settings in the configuration.
-    Engine::new(Arc::new(sam_core::eval::OfflineScorer::new()))
-        .with_max_submission_bytes(context.config.evaluation.max_submission_bytes)
-}
-
 pub async fn run(context: &Context, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let (store, db) = context.partner_db(&args.tenant.partner).await?;
     let client = db.client(&args.tenant.client).await?;
-    let engine = engine(context);
+    let (engine, grader) =
+        crate::evaluator::build_engine(context, db.partner(), &args.providers).await?;
+    tracing::info!(grader = %grader, "grading with");
     let rows = read_rows(&args.file)?;
     let summary = evaluate_file(context, &db, &client, &engine, &args, rows).await?;
     output::print(&summary.listing()?, context.output)?;

@@ -7,6 +7,7 @@ mod bulkhead;
 mod error;
 mod guard;
 mod policy;
+mod presets;
 mod price;
 mod prompt;
 mod provider;
@@ -23,6 +24,7 @@ pub use error::RouterError;
 pub use policy::{
     strategy_order, PartnerPolicy, RouterConfig, DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT,
 };
+pub use presets::provider_preset;
 pub use price::{Prices, MAX_PRICE_DECIMALS};
 pub use prompt::{
     build_prompt, escape_submission, parse_reply, GradingPrompt, ParsedReply, ReplyError,
