@@ -326,3 +326,57 @@ async fn invalid_partner_fields_are_rejected() {
     assert!(store.create_partner(bad_quota).await.is_err());
     assert!(store.partners().await.unwrap().is_empty());
 }
+
+async fn failed_provisioning_leaves_nothing(location: &TestLocation) {
+    let store = location.init().await;
+    // A leftover `clients` table makes the partner migration fail part-way.
+    match &location.location {
+        StoreLocation::Postgres(url) => {
+            let mut conn = PgConnection::connect(url).await.unwrap();
+            sqlx::query("CREATE SCHEMA partner_broken")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("CREATE TABLE partner_broken.clients (x INT)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        StoreLocation::Sqlite(home) => {
+            let path = home.join("partners").join("broken.db");
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap();
+            sqlx::query("CREATE TABLE clients (x INT)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        }
+    }
+    let err = store
+        .create_partner(new_partner("broken"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TenancyError::Migration(_)), "{err}");
+    assert!(
+        store.partners().await.unwrap().is_empty(),
+        "failed partner must not be listed"
+    );
+    assert!(partner_tables(&location.location, "broken")
+        .await
+        .is_empty());
+    // Provisioning works once the obstacle is gone.
+    store.create_partner(new_partner("broken")).await.unwrap();
+    assert!(
+        store
+            .partner(&PartnerSlug::parse("broken").unwrap())
+            .await
+            .unwrap()
+            .provisioned
+    );
+}
+on_both_stores!(failed_provisioning_leaves_nothing);

@@ -175,10 +175,10 @@ impl Engine {
             created_at: now,
         };
         let record = EvaluationRecord {
-            evaluation: &evaluation,
-            text: &input.text,
+            evaluation,
+            text: input.text.clone(),
             received_at: now,
-            user_id: teacher_id,
+            user_id: teacher_id.map(str::to_owned),
             local_day: local_day(db, now),
         };
         match db.store_evaluation(record).await? {

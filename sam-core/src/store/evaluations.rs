@@ -5,10 +5,10 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::values::{decode_flag, decode_time, decode_uuid, encode_flag, encode_time};
-use super::PartnerDb;
+use super::values::{decode_flag, decode_time, decode_uuid, encode_flag, encode_time, values_list};
+use super::{PartnerDb, Tables};
 use crate::eval::{CriterionScore, EvalError, Evaluation, EvaluationStatus, Review};
-use crate::tenancy::{is_unique_violation, TenancyError};
+use crate::tenancy::TenancyError;
 
 const EVALUATION_COLUMNS: &str = "id, client_id, assignment_id, submission_id, student_id, \
      teacher_id, score_points, max_points, grade, criteria, overall_feedback, flags, model, \
@@ -132,12 +132,12 @@ fn to_i64(value: u64) -> i64 {
 }
 
 /// What the engine stores for one graded submission.
-#[derive(Debug)]
-pub(crate) struct EvaluationRecord<'a> {
-    pub(crate) evaluation: &'a Evaluation,
-    pub(crate) text: &'a str,
+#[derive(Debug, Clone)]
+pub(crate) struct EvaluationRecord {
+    pub(crate) evaluation: Evaluation,
+    pub(crate) text: String,
     pub(crate) received_at: DateTime<Utc>,
-    pub(crate) user_id: Option<&'a str>,
+    pub(crate) user_id: Option<String>,
     pub(crate) local_day: String,
 }
 
@@ -148,6 +148,138 @@ pub(crate) enum Stored {
     New(Evaluation),
     /// Another writer stored this submission's evaluation first.
     Existing(Evaluation),
+}
+
+/// Writes a group of evaluations, each with its submission and usage event,
+/// in the caller's transaction, as three multi-row inserts. Returns, per
+/// record, whether it was written (`true`) or its submission already had an
+/// evaluation, from another writer or earlier in the same group (`false`).
+pub(crate) async fn insert_evaluations(
+    conn: &mut sqlx::AnyConnection,
+    tables: &Tables,
+    records: &[EvaluationRecord],
+) -> Result<Vec<bool>, TenancyError> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "INSERT INTO {} (id, client_id, assignment_id, submission_id, student_id, body, received_at) \
+         VALUES {} ON CONFLICT (client_id, assignment_id, submission_id) DO NOTHING",
+        tables.submissions,
+        values_list(records.len(), 7)
+    );
+    // Statements differ by row count, so they are not kept prepared.
+    let mut submissions = sqlx::query(&sql).persistent(false);
+    for record in records {
+        let e = &record.evaluation;
+        submissions = submissions
+            .bind(Uuid::now_v7().to_string())
+            .bind(&e.client_id)
+            .bind(&e.assignment_id)
+            .bind(&e.submission_id)
+            .bind(&e.student_id)
+            .bind(&record.text)
+            .bind(encode_time(record.received_at));
+    }
+    submissions.execute(&mut *conn).await?;
+
+    let mut encoded = Vec::with_capacity(records.len());
+    for record in records {
+        let e = &record.evaluation;
+        let criteria = serde_json::to_string(&e.criteria)
+            .map_err(|err| corrupt("evaluations.criteria", err))?;
+        let flags =
+            serde_json::to_string(&e.flags).map_err(|err| corrupt("evaluations.flags", err))?;
+        encoded.push((criteria, flags));
+    }
+    let sql = format!(
+        "INSERT INTO {} ({EVALUATION_COLUMNS}) VALUES {} \
+         ON CONFLICT (client_id, assignment_id, submission_id) DO NOTHING RETURNING id",
+        tables.evaluations,
+        values_list(records.len(), 27)
+    );
+    let mut evaluations = sqlx::query_scalar::<_, String>(&sql).persistent(false);
+    for (record, (criteria, flags)) in records.iter().zip(encoded) {
+        let e = &record.evaluation;
+        evaluations = evaluations
+            .bind(e.id.to_string())
+            .bind(&e.client_id)
+            .bind(&e.assignment_id)
+            .bind(&e.submission_id)
+            .bind(&e.student_id)
+            .bind(e.teacher_id.as_deref())
+            .bind(e.score)
+            .bind(e.max_points)
+            .bind(format!("{:.1}", e.grade))
+            .bind(criteria)
+            .bind(&e.overall_feedback)
+            .bind(flags)
+            .bind(&e.model)
+            .bind(&e.provider)
+            .bind(encode_flag(e.cached))
+            .bind(i64::from(e.attempts))
+            .bind(to_i64(e.input_tokens))
+            .bind(to_i64(e.cached_input_tokens))
+            .bind(to_i64(e.output_tokens))
+            .bind(e.cost_nanos)
+            .bind(to_i64(e.latency_ms))
+            .bind(e.status.as_str())
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<f64>)
+            .bind(None::<String>)
+            .bind(encode_time(e.created_at));
+    }
+    let inserted: std::collections::HashSet<String> = evaluations
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    let written: Vec<bool> = records
+        .iter()
+        .map(|r| inserted.contains(&r.evaluation.id.to_string()))
+        .collect();
+
+    let billable: Vec<&EvaluationRecord> = records
+        .iter()
+        .zip(&written)
+        .filter_map(|(record, written)| written.then_some(record))
+        .collect();
+    if !billable.is_empty() {
+        let sql = format!(
+            "INSERT INTO {} (id, idempotency_key, kind, occurred_at, local_day, client_id, user_id, \
+             assignment_id, evaluation_id, provider, model, input_tokens, cached_input_tokens, \
+             output_tokens, cost_nanos, cache_hit) VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
+            tables.usage_events,
+            values_list(billable.len(), 16)
+        );
+        let mut usage = sqlx::query(&sql).persistent(false);
+        for record in billable {
+            let e = &record.evaluation;
+            usage = usage
+                .bind(Uuid::now_v7().to_string())
+                .bind(format!(
+                    "evaluation:{}:{}:{}",
+                    e.client_id, e.assignment_id, e.submission_id
+                ))
+                .bind("evaluation")
+                .bind(encode_time(e.created_at))
+                .bind(&record.local_day)
+                .bind(&e.client_id)
+                .bind(record.user_id.as_deref())
+                .bind(&e.assignment_id)
+                .bind(e.id.to_string())
+                .bind(&e.provider)
+                .bind(&e.model)
+                .bind(to_i64(e.input_tokens))
+                .bind(to_i64(e.cached_input_tokens))
+                .bind(to_i64(e.output_tokens))
+                .bind(e.cost_nanos)
+                .bind(encode_flag(e.cached));
+        }
+        usage.execute(&mut *conn).await?;
+    }
+    Ok(written)
 }
 
 impl PartnerDb {
@@ -198,110 +330,25 @@ impl PartnerDb {
 
     /// Writes the submission, its evaluation and the usage event that bills
     /// it in one transaction, so a crash leaves all three or none.
+    /// Concurrent calls for one partner share a transaction (see [`super::writer`]).
     pub(crate) async fn store_evaluation(
         &self,
-        record: EvaluationRecord<'_>,
+        record: EvaluationRecord,
     ) -> Result<Stored, TenancyError> {
-        let e = record.evaluation;
-        let mut tx = self.pool.begin().await?;
-        let insert_submission = format!(
-            "INSERT INTO {} (id, client_id, assignment_id, submission_id, student_id, body, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (client_id, assignment_id, submission_id) DO NOTHING",
-            self.tables.submissions
+        let key = (
+            record.evaluation.client_id.clone(),
+            record.evaluation.assignment_id.clone(),
+            record.evaluation.submission_id.clone(),
         );
-        sqlx::query(&insert_submission)
-            .bind(Uuid::now_v7().to_string())
-            .bind(&e.client_id)
-            .bind(&e.assignment_id)
-            .bind(&e.submission_id)
-            .bind(&e.student_id)
-            .bind(record.text)
-            .bind(encode_time(record.received_at))
-            .execute(&mut *tx)
-            .await?;
-
-        let insert_evaluation = format!(
-            "INSERT INTO {} ({EVALUATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, NULL, NULL, NULL, NULL, $23)",
-            self.tables.evaluations
-        );
-        let criteria = serde_json::to_string(&e.criteria)
-            .map_err(|err| corrupt("evaluations.criteria", err))?;
-        let flags =
-            serde_json::to_string(&e.flags).map_err(|err| corrupt("evaluations.flags", err))?;
-        let inserted = sqlx::query(&insert_evaluation)
-            .bind(e.id.to_string())
-            .bind(&e.client_id)
-            .bind(&e.assignment_id)
-            .bind(&e.submission_id)
-            .bind(&e.student_id)
-            .bind(e.teacher_id.as_deref())
-            .bind(e.score)
-            .bind(e.max_points)
-            .bind(format!("{:.1}", e.grade))
-            .bind(criteria)
-            .bind(&e.overall_feedback)
-            .bind(flags)
-            .bind(&e.model)
-            .bind(&e.provider)
-            .bind(encode_flag(e.cached))
-            .bind(i64::from(e.attempts))
-            .bind(to_i64(e.input_tokens))
-            .bind(to_i64(e.cached_input_tokens))
-            .bind(to_i64(e.output_tokens))
-            .bind(e.cost_nanos)
-            .bind(to_i64(e.latency_ms))
-            .bind(e.status.as_str())
-            .bind(encode_time(e.created_at))
-            .execute(&mut *tx)
-            .await;
-        match inserted {
-            Ok(_) => {}
-            Err(err) if is_unique_violation(&err) => {
-                tx.rollback().await?;
-                let existing = self
-                    .evaluation_of_submission(&e.client_id, &e.assignment_id, &e.submission_id)
-                    .await?
-                    .ok_or_else(|| {
-                        TenancyError::not_found("evaluation", e.submission_id.clone())
-                    })?;
-                return Ok(Stored::Existing(existing));
-            }
-            Err(err) => return Err(err.into()),
+        let (written, record) = self.writer.write(record).await?;
+        if written {
+            return Ok(Stored::New(record.evaluation));
         }
-
-        let insert_usage = format!(
-            "INSERT INTO {} (id, idempotency_key, kind, occurred_at, local_day, client_id, user_id, \
-             assignment_id, evaluation_id, provider, model, input_tokens, cached_input_tokens, \
-             output_tokens, cost_nanos, cache_hit) \
-             VALUES ($1, $2, 'evaluation', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (idempotency_key) DO NOTHING",
-            self.tables.usage_events
-        );
-        sqlx::query(&insert_usage)
-            .bind(Uuid::now_v7().to_string())
-            .bind(format!(
-                "evaluation:{}:{}:{}",
-                e.client_id, e.assignment_id, e.submission_id
-            ))
-            .bind(encode_time(e.created_at))
-            .bind(&record.local_day)
-            .bind(&e.client_id)
-            .bind(record.user_id)
-            .bind(&e.assignment_id)
-            .bind(e.id.to_string())
-            .bind(&e.provider)
-            .bind(&e.model)
-            .bind(to_i64(e.input_tokens))
-            .bind(to_i64(e.cached_input_tokens))
-            .bind(to_i64(e.output_tokens))
-            .bind(e.cost_nanos)
-            .bind(encode_flag(e.cached))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Stored::New(e.clone()))
+        let existing = self
+            .evaluation_of_submission(&key.0, &key.1, &key.2)
+            .await?
+            .ok_or_else(|| TenancyError::not_found("evaluation", key.2.clone()))?;
+        Ok(Stored::Existing(existing))
     }
 
     /// Returns one evaluation, optionally only if it belongs to `client_id`.
@@ -337,10 +384,15 @@ impl PartnerDb {
         &self,
         filter: &EvaluationFilter,
     ) -> Result<Vec<Evaluation>, EvalError> {
-        let mut builder = sqlx::QueryBuilder::<sqlx::Any>::new(format!(
+        let mut sql = format!(
             "SELECT {EVALUATION_COLUMNS} FROM {} WHERE 1 = 1",
             self.tables.evaluations
-        ));
+        );
+        let mut values: Vec<String> = Vec::new();
+        let mut condition = |sql: &mut String, text: &str, value: String| {
+            values.push(value);
+            sql.push_str(&text.replace('?', &format!("${}", values.len())));
+        };
         let text_filters = [
             ("client_id", &filter.client_id),
             ("assignment_id", &filter.assignment_id),
@@ -349,31 +401,28 @@ impl PartnerDb {
         ];
         for (column, value) in text_filters {
             if let Some(value) = value {
-                builder
-                    .push(format!(" AND {column} = "))
-                    .push_bind(value.clone());
+                condition(&mut sql, &format!(" AND {column} = ?"), value.clone());
             }
         }
         if let Some(status) = filter.status {
-            builder.push(" AND status = ").push_bind(status.as_str());
+            condition(&mut sql, " AND status = ?", status.as_str().to_owned());
         }
         if let Some(after) = filter.after {
             let cursor = self.evaluation(after, filter.client_id.as_deref()).await?;
-            builder
-                .push(" AND (created_at > ")
-                .push_bind(encode_time(cursor.created_at))
-                .push(" OR (created_at = ")
-                .push_bind(encode_time(cursor.created_at))
-                .push(" AND id > ")
-                .push_bind(after.to_string())
-                .push("))");
+            let at = encode_time(cursor.created_at);
+            condition(&mut sql, " AND (created_at > ?", at.clone());
+            condition(&mut sql, " OR (created_at = ?", at);
+            condition(&mut sql, " AND id > ?))", after.to_string());
         }
-        builder.push(" ORDER BY created_at, id");
+        sql.push_str(" ORDER BY created_at, id");
         if let Some(limit) = filter.limit {
-            builder.push(" LIMIT ").push_bind(i64::from(limit));
+            sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let rows = builder
-            .build()
+        let mut query = sqlx::query(&sql);
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query
             .fetch_all(&self.pool)
             .await
             .map_err(TenancyError::from)?;

@@ -14,6 +14,7 @@ mod migrate;
 mod partners;
 mod tables;
 pub(crate) mod values;
+mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ pub struct Store {
 struct Inner {
     backend: Backend,
     options: StoreOptions,
+    writers: std::sync::Mutex<HashMap<PartnerSlug, writer::EvaluationWriter>>,
 }
 
 #[derive(Debug)]
@@ -157,7 +159,11 @@ impl Store {
             }
         };
         Ok(Self {
-            inner: Arc::new(Inner { backend, options }),
+            inner: Arc::new(Inner {
+                backend,
+                options,
+                writers: std::sync::Mutex::new(HashMap::new()),
+            }),
         })
     }
 
@@ -263,11 +269,37 @@ impl Store {
                 (pool, Tables::unqualified())
             }
         };
+        let tables = Arc::new(tables);
+        let writer = {
+            let mut writers = self
+                .inner
+                .writers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            writers
+                .entry(partner.slug.clone())
+                .or_insert_with(|| {
+                    // SQLite has one writer at a time; PostgreSQL commits in parallel.
+                    let tasks = if self.is_embedded() { 1 } else { 4 };
+                    writer::EvaluationWriter::spawn(pool.clone(), Arc::clone(&tables), tasks)
+                })
+                .clone()
+        };
         Ok(PartnerDb {
             pool,
-            tables: Arc::new(tables),
+            tables,
             partner: Arc::new(partner),
+            writer,
         })
+    }
+
+    /// Stops the evaluation writers of a partner whose data is going away.
+    fn drop_writer(&self, slug: &PartnerSlug) {
+        self.inner
+            .writers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(slug);
     }
 
     /// Closes every pool, waiting for checked-out connections to return.
@@ -293,6 +325,7 @@ pub struct PartnerDb {
     pub(crate) pool: AnyPool,
     pub(crate) tables: Arc<Tables>,
     pub(crate) partner: Arc<Partner>,
+    pub(crate) writer: writer::EvaluationWriter,
 }
 
 impl PartnerDb {

@@ -263,6 +263,7 @@ impl Store {
 
     /// Drops the partner's schema, or closes and removes its database files.
     async fn remove_partner_data(&self, slug: &PartnerSlug) -> Result<(), TenancyError> {
+        self.drop_writer(slug);
         match &self.inner.backend {
             Backend::Postgres { pool, .. } => {
                 let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", slug.schema().quoted());

@@ -58,3 +58,38 @@ pub(crate) fn encode_flag(flag: bool) -> i64 {
 pub(crate) fn decode_flag(value: i64) -> bool {
     value != 0
 }
+
+/// Returns the `VALUES` list for `rows` rows of `columns` bind parameters,
+/// numbered from `$1`: `($1, $2), ($3, $4)`.
+///
+/// sqlx's `QueryBuilder` writes `?` placeholders for the `Any` driver,
+/// which PostgreSQL rejects, so multi-row statements number their own.
+pub(crate) fn values_list(rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push('$');
+            text.push_str(&(row * columns + column + 1).to_string());
+        }
+        text.push(')');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_list_numbers_every_parameter() {
+        assert_eq!(values_list(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_list(1, 1), "($1)");
+    }
+}
