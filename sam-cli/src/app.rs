@@ -137,6 +137,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evaluate(args) => commands::evaluate::run(&context, args).await,
         Command::Evaluation(command) => commands::evaluation::run(&context, command).await,
         Command::Demo(args) => commands::demo::run(&context, args).await,
+        Command::Login(args) => commands::login::login(&context, args).await,
+        Command::Logout => commands::login::logout(&context).await,
+        Command::Whoami => commands::login::whoami(&context).await,
     }
 }
 

@@ -115,6 +115,12 @@ pub enum Command {
     Evaluation(EvaluationCommand),
     /// Provision a demo partner, client and teacher and evaluate the built-in quickstart answers
     Demo(crate::commands::demo::DemoArgs),
+    /// Store the credential (read from standard input) for a SAM server in the OS keyring
+    Login(crate::commands::login::LoginArgs),
+    /// Forget the stored server credential
+    Logout,
+    /// Show the server and credential samctl is logged in with
+    Whoami,
 }
 
 /// The partner selector shared by tenant-scoped commands.

@@ -6,6 +6,7 @@
 mod app;
 mod cli;
 mod commands;
+mod credentials;
 mod evaluator;
 mod input;
 mod output;

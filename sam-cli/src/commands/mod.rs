@@ -5,6 +5,7 @@ pub mod client;
 pub mod demo;
 pub mod evaluate;
 pub mod evaluation;
+pub mod login;
 pub mod partner;
 pub mod store;
 pub mod user;

@@ -1,0 +1,208 @@
+//! `samctl login`, `logout` and `whoami`: the credential for a SAM server.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use clap::Args;
+
+use crate::app::{Context, UsageError};
+use crate::credentials::{Credential, CredentialKind, Credentials, Vault};
+use crate::output::{self, Listing};
+
+/// Options of `samctl login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Server URL, such as https://sam.example.org
+    #[arg(long)]
+    pub server: String,
+    /// The credential on standard input is a JWT, not an API key
+    #[arg(long)]
+    pub token: bool,
+    /// Store the credential in the file fallback even if a keyring exists
+    #[arg(long)]
+    pub no_keyring: bool,
+}
+
+fn credentials(context: &Context) -> anyhow::Result<Credentials> {
+    let home = context
+        .config
+        .home
+        .clone()
+        .or_else(|| match &context.location {
+            sam_core::store::StoreLocation::Sqlite(home) => Some(home.clone()),
+            sam_core::store::StoreLocation::Postgres(_) => None,
+        })
+        .ok_or_else(|| {
+            UsageError("pass --home DIR to say where login keeps its profile".to_owned())
+        })?;
+    Ok(Credentials::in_home(&home))
+}
+
+/// Checks the server URL and the credential's shape before storing anything.
+fn validate(server: &str, credential: &Credential) -> Result<(), UsageError> {
+    let url = url::Url::parse(server)
+        .map_err(|err| UsageError(format!("invalid --server {server:?}: {err}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(UsageError(format!(
+            "invalid --server {server:?}: expected an http:// or https:// URL with a host"
+        )));
+    }
+    let valid = match credential.kind {
+        CredentialKind::ApiKey => {
+            credential.secret.starts_with("sam_") && credential.secret.matches('_').count() >= 2
+        }
+        CredentialKind::Token => credential.secret.split('.').count() == 3,
+    };
+    if !valid {
+        let expected = match credential.kind {
+            CredentialKind::ApiKey => {
+                "an API key like sam_<prefix>_<secret>; pass --token for a JWT"
+            }
+            CredentialKind::Token => "a JWT with three dot-separated parts",
+        };
+        return Err(UsageError(format!(
+            "the credential on standard input is not {expected}"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn login(context: &Context, args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let secret = input.trim().to_owned();
+    if secret.is_empty() {
+        return Err(UsageError(
+            "no credential on standard input; pipe it in, for example: samctl login --server URL < key.txt".to_owned(),
+        )
+        .into());
+    }
+    let kind = if args.token {
+        CredentialKind::Token
+    } else {
+        CredentialKind::ApiKey
+    };
+    let credential = Credential { kind, secret };
+    let server = args.server.trim_end_matches('/').to_owned();
+    validate(&server, &credential)?;
+    // NOTE: the credential is not checked against the server yet; the first
+    // remote command reports a rejected one.
+    let vault = credentials(context)?.save(&server, &credential, !args.no_keyring)?;
+    let place = match vault {
+        Vault::Keyring => "the OS keyring".to_owned(),
+        Vault::File => "credentials.json in the SAM home folder (readable only by you), because no OS keyring is available".to_owned(),
+    };
+    output::note(
+        context.output,
+        &format!("Logged in to {server}; the credential is stored in {place}"),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn logout(context: &Context) -> anyhow::Result<ExitCode> {
+    match credentials(context)?.delete()? {
+        Some(server) => output::note(context.output, &format!("Logged out of {server}"))?,
+        None => output::note(context.output, "Not logged in")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Returns the public part of a credential: an API key's prefix, or a
+/// token's unverified subject, partner, role and expiry.
+fn describe(credential: &Credential) -> Vec<(&'static str, String)> {
+    match credential.kind {
+        CredentialKind::ApiKey => {
+            let prefix = credential.secret.split('_').nth(1).unwrap_or_default();
+            vec![("api key", format!("sam_{prefix}_…"))]
+        }
+        CredentialKind::Token => {
+            let payload = credential.secret.split('.').nth(1).unwrap_or_default();
+            let claims: serde_json::Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
+            let text = |value: &serde_json::Value| {
+                value
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| value.to_string())
+            };
+            vec![
+                ("subject", text(&claims["sub"])),
+                ("partner", text(&claims["tenant_hierarchy"]["partner_id"])),
+                ("role", text(&claims["tenant_hierarchy"]["level"])),
+                (
+                    "expires (unix time, not verified here)",
+                    text(&claims["exp"]),
+                ),
+            ]
+        }
+    }
+}
+
+pub async fn whoami(context: &Context) -> anyhow::Result<ExitCode> {
+    let store = credentials(context)?;
+    let Some(profile) = store.profile()? else {
+        return Err(UsageError("not logged in; run `samctl login --server URL`".to_owned()).into());
+    };
+    let credential = store.load(&profile)?;
+    let mut fields = vec![
+        ("server", profile.server.clone()),
+        ("stored in", format!("{:?}", profile.vault).to_lowercase()),
+    ];
+    fields.extend(describe(&credential));
+    let json: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+        .collect();
+    output::print(
+        &Listing {
+            columns: vec!["field", "value"],
+            rows: fields
+                .into_iter()
+                .map(|(k, v)| vec![k.to_owned(), v])
+                .collect(),
+            json: serde_json::Value::Object(json),
+        },
+        context.output,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_url_must_be_http() {
+        let key = Credential {
+            kind: CredentialKind::ApiKey,
+            secret: "sam_abc_def".to_owned(),
+        };
+        assert!(validate("https://sam.example.org", &key).is_ok());
+        assert!(validate("ftp://sam.example.org", &key).is_err());
+        assert!(validate("not a url", &key).is_err());
+    }
+
+    #[test]
+    fn credential_shape_is_checked() {
+        let token = Credential {
+            kind: CredentialKind::Token,
+            secret: "sam_abc_def".to_owned(),
+        };
+        assert!(validate("https://sam.example.org", &token).is_err());
+    }
+
+    #[test]
+    fn api_key_description_shows_prefix_only() {
+        let key = Credential {
+            kind: CredentialKind::ApiKey,
+            secret: "sam_abcdefghij_supersecret".to_owned(),
+        };
+        let shown = format!("{:?}", describe(&key));
+        assert!(shown.contains("abcdefghij"));
+        assert!(!shown.contains("supersecret"));
+    }
+}
