@@ -131,7 +131,7 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// What the engine stores for one graded submission.
+/// One graded submission to store: the evaluation, its text and its usage data.
 #[derive(Debug, Clone)]
 pub(crate) struct EvaluationRecord {
     pub(crate) evaluation: Evaluation,
@@ -141,7 +141,7 @@ pub(crate) struct EvaluationRecord {
     pub(crate) local_day: String,
 }
 
-/// How storing an evaluation ended.
+/// The result of storing an evaluation.
 #[derive(Debug)]
 pub(crate) enum Stored {
     /// Written now, with its usage event.

@@ -196,7 +196,7 @@ impl Store {
         Ok(count > 0)
     }
 
-    /// Returns the pool that holds the control tables.
+    /// Returns the pool that contains the control tables.
     fn control_pool(&self) -> &AnyPool {
         match &self.inner.backend {
             Backend::Postgres { pool, .. } => pool,

@@ -77,7 +77,7 @@ async fn run(pool: AnyPool, tables: Arc<Tables>, receiver: Arc<Mutex<mpsc::Recei
         match commit(&pool, &tables, &records).await {
             Ok(written) => {
                 for ((record, reply), written) in records.into_iter().zip(replies).zip(written) {
-                    // A caller that stopped waiting has nothing to be told.
+                    // A caller that stopped waiting needs no reply.
                     let _ = reply.send(Ok((written, record)));
                 }
             }
