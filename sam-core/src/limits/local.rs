@@ -111,3 +111,46 @@ impl LocalQuotas {
         (allowed, used)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_rate_entries_are_pruned() {
+        let local = LocalRates::new();
+        let rate = Rate::per_second(10, 1).unwrap_or_else(|error| unreachable!("{error}"));
+        for index in 1..MIN_PRUNE_LEN {
+            local.check(&format!("key:{index}"), 0, &rate);
+        }
+        assert_eq!(lock(&local.tats).entries.len(), MIN_PRUNE_LEN - 1);
+
+        // One second later every stored TAT is in the past, and this entry
+        // brings the map to the size that triggers pruning.
+        local.check("key:late", 1_000_000, &rate);
+        let tats = lock(&local.tats);
+        assert_eq!(tats.entries.len(), 1);
+        assert!(tats.entries.contains_key("key:late"));
+    }
+
+    #[test]
+    fn quota_counts_stop_at_limit() {
+        let local = LocalQuotas::new();
+        assert_eq!(
+            local.consume("quota:acme:2026-03-10", 2, 1, 0, 10),
+            (true, 1)
+        );
+        assert_eq!(
+            local.consume("quota:acme:2026-03-10", 2, 2, 0, 10),
+            (false, 1)
+        );
+        assert_eq!(
+            local.consume("quota:acme:2026-03-10", 2, 1, 0, 10),
+            (true, 2)
+        );
+        assert_eq!(
+            local.consume("quota:acme:2026-03-11", 2, 1, 0, 10),
+            (true, 1)
+        );
+    }
+}

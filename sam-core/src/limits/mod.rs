@@ -9,6 +9,7 @@
 mod clock;
 mod config;
 mod gcra;
+mod handle;
 mod local;
 mod quota;
 mod rate;
@@ -21,6 +22,7 @@ mod tests;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{LimitsConfig, LimitsPolicy, RateLimitConfig, TierLimits};
 pub use gcra::{Rate, RateDecision};
+pub use handle::Limits;
 pub use quota::{start_of_local_day, DailyQuota, PartnerQuota, QuotaDecision};
 pub use rate::{RateKey, RateLimiter};
 pub use redis_link::RedisLink;

@@ -1,28 +1,10 @@
 //! Limit settings: parsing, validation, tier defaults and partner overrides.
 
-use chrono::Utc;
 use chrono_tz::America::Santiago;
-use rust_decimal::Decimal;
-use uuid::Uuid;
 
+use super::partner_row as partner;
 use crate::limits::{LimitError, LimitsConfig, Rate};
-use crate::tenancy::{LlmStrategy, Partner, PartnerSlug, SubscriptionStatus, Tier};
-
-fn partner(slug: &str, daily_quota: i64, time_zone: &str) -> Partner {
-    Partner {
-        id: Uuid::new_v4(),
-        slug: PartnerSlug::parse(slug).unwrap(),
-        name: slug.to_owned(),
-        tier: Tier::Standard,
-        status: SubscriptionStatus::Active,
-        monthly_fee: Decimal::ZERO,
-        daily_quota,
-        strategy: LlmStrategy::CostOptimized,
-        time_zone: time_zone.to_owned(),
-        provisioned: true,
-        created_at: Utc::now(),
-    }
-}
+use crate::tenancy::{PartnerSlug, Tier};
 
 #[test]
 fn config_overrides_tier_per_partner() {

@@ -7,7 +7,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{delete_prefix, kill_connection, link, random_prefix, system_clock, TIMEOUT};
+use super::{kill_connection, link, system_clock, TestPrefix, TIMEOUT};
 use crate::limits::{
     DailyQuota, DecisionSource, PartnerQuota, Rate, RateKey, RateLimiter, RedisLink,
 };
@@ -27,7 +27,7 @@ fn closed_port() -> u16 {
 fn link_to_port(port: u16, timeout: Duration, retry_interval: Duration) -> RedisLink {
     RedisLink::new(
         &format!("redis://127.0.0.1:{port}"),
-        &random_prefix(),
+        "sam-test-limits-unreachable:",
         timeout,
         retry_interval,
     )
@@ -130,7 +130,7 @@ async fn unresponsive_redis_is_probed_once_per_interval() {
 
 #[tokio::test]
 async fn killed_connection_returns_to_redis() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let retry_interval = Duration::from_millis(300);
     let link = link(&prefix, retry_interval);
     let limiter = RateLimiter::new(link.clone(), system_clock());
@@ -168,14 +168,13 @@ async fn killed_connection_returns_to_redis() {
     assert!(!link.is_down());
     // The Redis budget kept what was spent before the outage.
     assert_eq!(after.remaining, 10 - counted_in_redis);
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn redis_restart_returns_to_redis() {
     let port = closed_port();
     let retry_interval = Duration::from_millis(300);
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let link = RedisLink::new(
         &format!("redis://127.0.0.1:{port}"),
         &prefix,
@@ -221,5 +220,4 @@ async fn redis_restart_returns_to_redis() {
     assert_eq!(back.source, DecisionSource::Redis);
     // Only the calls decided by Redis are in its count.
     assert_eq!(back.used, 2);
-    delete_prefix(&prefix).await;
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::America::Santiago;
 use futures::future::join_all;
 
-use super::{delete_prefix, keys_under, link, random_prefix};
+use super::{keys_under, link, TestPrefix};
 use crate::limits::{
     start_of_local_day, DailyQuota, DecisionSource, ManualClock, PartnerQuota, QuotaDecision,
 };
@@ -79,7 +79,7 @@ fn local_day_starts_follow_santiago_offsets() {
 
 #[tokio::test]
 async fn quota_admits_up_to_limit() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let (quota, _clock) = redis_quota(&prefix, "2026-03-10T15:00:00Z");
     let partner_quota = PartnerQuota::new(3, Santiago);
 
@@ -107,12 +107,11 @@ async fn quota_admits_up_to_limit() {
     let over = consume_one(&quota, 3).await;
     assert!(!over.allowed);
     assert_eq!(over.used, 3);
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn quota_resets_at_local_midnight() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     // 23:59:59 on March 10 in Santiago (-03).
     let (quota, clock) = redis_quota(&prefix, "2026-03-11T02:59:59Z");
     assert!(consume_one(&quota, 1).await.allowed);
@@ -145,12 +144,11 @@ async fn quota_resets_at_local_midnight() {
     // The next local midnight plus one hour of grace, by the manual clock.
     assert!(ttl > 24 * 3_600_000, "PTTL was {ttl}");
     assert!(ttl <= 25 * 3_600_000, "PTTL was {ttl}");
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn quota_day_spans_april_repeated_hour() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     // 23:30 -03 on April 4, half an hour before clocks go back.
     let (quota, clock) = redis_quota(&prefix, "2026-04-05T02:30:00Z");
     let first = consume_one(&quota, 2).await;
@@ -173,12 +171,11 @@ async fn quota_day_spans_april_repeated_hour() {
     assert_eq!(next_day.used, 1);
     assert_eq!(next_day.day, date(2026, 4, 5));
     assert_eq!(next_day.resets_at, utc("2026-04-06T04:00:00Z"));
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn quota_day_skips_september_midnight() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     // 23:59 -04 on September 5; the next local time is 01:00 -03.
     let (quota, clock) = redis_quota(&prefix, "2026-09-06T03:59:00Z");
     assert!(consume_one(&quota, 1).await.allowed);
@@ -193,12 +190,11 @@ async fn quota_day_skips_september_midnight() {
     assert_eq!(next_day.day, date(2026, 9, 6));
     // September 6 lasts 23 hours.
     assert_eq!(next_day.resets_at, utc("2026-09-07T03:00:00Z"));
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn quota_partners_counted_apart() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let (quota, _clock) = redis_quota(&prefix, "2026-03-10T15:00:00Z");
     let partner_quota = PartnerQuota::new(1, Santiago);
 
@@ -219,12 +215,11 @@ async fn quota_partners_counted_apart() {
         .await;
     assert!(other.allowed);
     assert_eq!(other.used, 1);
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn quota_partner_time_zones_differ() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     // 02:00 UTC on March 11 is still March 10 in Santiago but March 11 in
     // Madrid.
     let (quota, _clock) = redis_quota(&prefix, "2026-03-11T02:00:00Z");
@@ -241,12 +236,11 @@ async fn quota_partner_time_zones_differ() {
     assert_eq!(santiago.day, date(2026, 3, 10));
     assert_eq!(madrid.day, date(2026, 3, 11));
     assert_eq!(madrid.resets_at, utc("2026-03-11T23:00:00Z"));
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_concurrent_consumes_exact() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let (quota, _clock) = redis_quota(&prefix, "2026-03-10T15:00:00Z");
 
     let tasks = (0..50).map(|_| {
@@ -270,7 +264,6 @@ async fn quota_concurrent_consumes_exact() {
         .collect();
     used.sort_unstable();
     assert_eq!(used, (1..=10).collect::<Vec<u64>>());
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, TimeZone, Utc};
 use futures::future::join_all;
 
-use super::{delete_prefix, keys_under, link, random_prefix, redis_time_micros, system_clock};
+use super::{keys_under, link, redis_time_micros, system_clock, TestPrefix};
 use crate::limits::{DecisionSource, ManualClock, Rate, RateDecision, RateKey, RateLimiter};
 use crate::tenancy::PartnerSlug;
 
@@ -27,7 +27,7 @@ fn count_allowed(decisions: &[RateDecision]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_admit_exactly_limit() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let limiter = redis_limiter(&prefix);
     // One request per 6 s refills nothing while the test runs.
     let rate = Rate::per_minute(10, 10).unwrap();
@@ -61,12 +61,11 @@ async fn concurrent_requests_admit_exactly_limit() {
         assert!(retry_after > Duration::ZERO, "{denied:?}");
         assert!(retry_after <= Duration::from_secs(6), "{denied:?}");
     }
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn window_edge_admits_no_double_burst() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let limiter = redis_limiter(&prefix);
     // 5 per second, burst 5: one request comes back every 200 ms.
     let rate = Rate::per_second(5, 5).unwrap();
@@ -97,12 +96,11 @@ async fn window_edge_admits_no_double_burst() {
     assert!(refilled.allowed, "{refilled:?}");
     assert_eq!(refilled.remaining, 0);
     assert!(!limiter.check(&key, &rate).await.allowed);
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn refill_follows_emission_interval() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let limiter = redis_limiter(&prefix);
     // One request per 200 ms, burst 2, so a full refill takes 400 ms.
     let rate = Rate::per_second(5, 2).unwrap();
@@ -134,12 +132,11 @@ async fn refill_follows_emission_interval() {
     tokio::time::sleep(Duration::from_millis(450)).await;
     let refilled: Vec<RateDecision> = join_all((0..4).map(|_| limiter.check(&key, &rate))).await;
     assert_eq!(count_allowed(&refilled), 2);
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn limiters_on_one_redis_share_budget() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     // Two replicas: separate links and local state, one Redis.
     let replica_a = redis_limiter(&prefix);
     let replica_b = redis_limiter(&prefix);
@@ -156,12 +153,11 @@ async fn limiters_on_one_redis_share_budget() {
     assert!(!from_b.allowed);
     assert_eq!(from_a.source, DecisionSource::Redis);
     assert_eq!(from_b.source, DecisionSource::Redis);
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn partner_budgets_are_separate() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let limiter = redis_limiter(&prefix);
     let rate = Rate::per_minute(3, 3).unwrap();
     let acme = partner("acme");
@@ -190,12 +186,11 @@ async fn partner_budgets_are_separate() {
             format!("{prefix}partner:globex"),
         ]
     );
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
 async fn rate_keys_expire_after_refill() {
-    let prefix = random_prefix();
+    let prefix = TestPrefix::new();
     let limiter = redis_limiter(&prefix);
     let rate = Rate::per_minute(60, 5).unwrap();
     limiter.check(&partner("acme"), &rate).await;
@@ -208,7 +203,6 @@ async fn rate_keys_expire_after_refill() {
     // One request was counted, so the bucket is full again after 1 s.
     assert!(ttl > 0, "PTTL was {ttl}");
     assert!(ttl <= 1_000, "PTTL was {ttl}");
-    delete_prefix(&prefix).await;
 }
 
 #[tokio::test]
