@@ -5,6 +5,32 @@
 //! [`RateLimiter`] and [`DailyQuota`] never fail a request because Redis is
 //! down: each call reports in its decision whether Redis or the local
 //! fallback decided it.
+//!
+//! A request handler checks the partner's rate, sends the decision's
+//! headers, and counts the evaluation against the daily quota:
+//!
+//! ```no_run
+//! # async fn handle(partner: sam_core::tenancy::Partner) -> Result<(), sam_core::limits::LimitError> {
+//! use std::sync::Arc;
+//!
+//! use sam_core::limits::{Limits, LimitsConfig, SystemClock};
+//!
+//! let policy = LimitsConfig::default().validate()?;
+//! let limits = Limits::new(policy, Some("redis://127.0.0.1:6379"), Arc::new(SystemClock))?;
+//!
+//! let rate = limits.check_partner(&partner).await;
+//! let headers = rate.headers();
+//! if !rate.allowed {
+//!     // Reply 429 with `headers`, which include `retry-after`.
+//!     return Ok(());
+//! }
+//! let quota = limits.consume_quota(&partner, 1).await?;
+//! if !quota.allowed {
+//!     // Reply 429 until `quota.resets_at`.
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod clock;
 mod config;

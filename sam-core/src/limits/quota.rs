@@ -10,7 +10,6 @@ use crate::tenancy::{Partner, PartnerSlug};
 
 use super::clock::Clock;
 use super::local::LocalQuotas;
-use super::rate::micros_since_epoch;
 use super::redis_link::RedisLink;
 use super::scripts::QUOTA_SCRIPT;
 use super::{DecisionSource, LimitError};
@@ -108,8 +107,8 @@ impl DailyQuota {
     /// Builds a quota counter on `redis`, with `clock` deciding the local
     /// day.
     // NOTE: the day comes from each replica's clock, not from Redis, so
-    // replicas whose clocks disagree also disagree on the day for that long
-    // around midnight.
+    // around midnight replicas whose clocks differ disagree on the day for
+    // as long as the difference.
     pub fn new(redis: RedisLink, clock: Arc<dyn Clock>) -> Self {
         Self {
             redis: Some(redis),
@@ -128,7 +127,7 @@ impl DailyQuota {
     }
 
     /// Counts `evaluations` for `partner` today unless that would pass the
-    /// daily limit; a rejected call counts nothing. Zero `evaluations` reads
+    /// daily limit. A rejected call counts nothing, and zero `evaluations` reads
     /// the count. The counter key is `quota:{partner}:{YYYY-MM-DD}` with the
     /// partner-local date. A Redis failure falls back to local counts, so
     /// this never fails.
@@ -157,21 +156,15 @@ impl DailyQuota {
             source,
         };
 
-        let now_micros = micros_since_epoch(self.clock.as_ref());
+        let now_micros = now.timestamp_micros();
         if let Some(redis) = &self.redis {
             if redis.should_try(now_micros) {
-                let result = QUOTA_SCRIPT
-                    .key(redis.key(&key))
-                    .arg(quota.daily_limit)
-                    .arg(evaluations)
-                    .arg(ttl_ms)
-                    .invoke_async::<(i64, i64)>(&mut redis.connection())
-                    .await;
+                let result =
+                    consume_in_redis(redis, &key, quota.daily_limit, evaluations, ttl_ms).await;
                 match result {
                     Ok((allowed, used)) => {
                         redis.record_success();
-                        let used = u64::try_from(used).unwrap_or(0);
-                        return decide(allowed == 1, used, DecisionSource::Redis);
+                        return decide(allowed, used, DecisionSource::Redis);
                     }
                     Err(error) => redis.record_failure(now_micros, &error),
                 }
@@ -187,6 +180,25 @@ impl DailyQuota {
         );
         decide(allowed, used, DecisionSource::Local)
     }
+}
+
+/// Runs the quota script on `key`. Returns whether the evaluations were
+/// counted and the day's count after the call.
+async fn consume_in_redis(
+    redis: &RedisLink,
+    key: &str,
+    limit: u64,
+    evaluations: u64,
+    ttl_ms: i64,
+) -> Result<(bool, u64), redis::RedisError> {
+    let (allowed, used) = QUOTA_SCRIPT
+        .key(redis.key(key))
+        .arg(limit)
+        .arg(evaluations)
+        .arg(ttl_ms)
+        .invoke_async::<(i64, i64)>(&mut redis.connection())
+        .await?;
+    Ok((allowed == 1, u64::try_from(used).unwrap_or(0)))
 }
 
 /// Returns the local date at `now` in `time_zone` and the UTC instant at

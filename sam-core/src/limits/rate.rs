@@ -120,6 +120,6 @@ async fn check_in_redis(
 }
 
 /// Returns the clock's time in microseconds since the Unix epoch.
-pub(crate) fn micros_since_epoch(clock: &dyn Clock) -> i64 {
+fn micros_since_epoch(clock: &dyn Clock) -> i64 {
     clock.now().timestamp_micros()
 }
