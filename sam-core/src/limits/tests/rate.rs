@@ -156,6 +156,40 @@ async fn limiters_on_one_redis_share_budget() {
 }
 
 #[tokio::test]
+async fn skewed_replica_clocks_share_budget() {
+    let prefix = TestPrefix::new();
+    // The Redis script reads the Redis clock, so replica clocks a day apart
+    // see the same budget and refill.
+    let behind = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 9, 12, 0, 0).unwrap(),
+    ));
+    let ahead = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap(),
+    ));
+    let replica_a = RateLimiter::new(link(&prefix, RETRY), behind);
+    let replica_b = RateLimiter::new(link(&prefix, RETRY), ahead);
+    let rate = Rate::per_minute(4, 4).unwrap();
+    let key = partner("acme");
+
+    for _ in 0..2 {
+        assert!(replica_a.check(&key, &rate).await.allowed);
+        assert!(replica_b.check(&key, &rate).await.allowed);
+    }
+    let from_a = replica_a.check(&key, &rate).await;
+    let from_b = replica_b.check(&key, &rate).await;
+    assert!(!from_a.allowed);
+    assert!(!from_b.allowed);
+    // Both see the same wait, within the time between the two calls.
+    let wait_a = from_a.retry_after.unwrap();
+    let wait_b = from_b.retry_after.unwrap();
+    assert!(wait_a >= wait_b, "{wait_a:?} < {wait_b:?}");
+    assert!(
+        wait_a - wait_b < Duration::from_millis(100),
+        "{wait_a:?} vs {wait_b:?}"
+    );
+}
+
+#[tokio::test]
 async fn partner_budgets_are_separate() {
     let prefix = TestPrefix::new();
     let limiter = redis_limiter(&prefix);
