@@ -180,7 +180,7 @@ impl Health {
             tracing::info!(
                 key_prefix = prefix,
                 local_decisions,
-                "redis reachable again, limits are shared across replicas"
+                "limits redis reachable again, rate limits and quotas are shared across replicas"
             );
         }
     }
@@ -189,14 +189,14 @@ impl Health {
         self.next_probe
             .store(now.saturating_add(self.retry_micros()), Ordering::Release);
         if self.down.swap(true, Ordering::AcqRel) {
-            tracing::debug!(key_prefix = prefix, error = %error, "redis still unreachable for limits");
+            tracing::debug!(key_prefix = prefix, error = %error, "limits redis command failed again, still using per-instance counters");
         } else {
             self.outages.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 key_prefix = prefix,
                 error = %error,
                 retry_interval_ms = u64::try_from(self.retry_interval.as_millis()).unwrap_or(u64::MAX),
-                "redis unreachable, rate limits and quotas fall back to per-instance counters"
+                "limits redis command failed, rate limits and quotas fall back to per-instance counters"
             );
         }
     }
