@@ -125,7 +125,8 @@ impl RedisLink {
     }
 }
 
-/// Whether Redis is treated as down, and when to probe it next.
+/// The outage state of a link: whether Redis is treated as down, and when
+/// to probe it next.
 #[derive(Debug)]
 struct Health {
     retry_interval: Duration,
@@ -154,8 +155,9 @@ impl Health {
         i64::try_from(self.retry_interval.as_micros()).unwrap_or(i64::MAX)
     }
 
-    /// While down, lets through one caller per retry interval, the one that
-    /// wins the exchange of `next_probe`.
+    /// Returns whether a caller may send a command. While down, it lets
+    /// through one caller per retry interval: the one that wins the exchange
+    /// of `next_probe`.
     fn should_try(&self, now: i64) -> bool {
         if !self.down.load(Ordering::Acquire) {
             return true;
