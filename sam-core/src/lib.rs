@@ -7,6 +7,7 @@ pub mod config;
 pub mod engine;
 pub mod eval;
 pub mod export;
+pub mod limits;
 pub mod llm;
 pub mod store;
 pub mod tenancy;
