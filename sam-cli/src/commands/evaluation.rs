@@ -204,15 +204,14 @@ pub async fn run(context: &Context, command: EvaluationCommand) -> anyhow::Resul
             teacher,
             comment,
         } => {
-            let (store, db) = context.partner_db(&partner.partner).await?;
-            let id = parse_id(&id)?;
-            let current = db.evaluation(id, None).await?;
-            sam_core::engine::check_teacher(&db, &current.client_id, &teacher).await?;
-            let evaluation = db
-                .review_evaluation(id, None, &teacher, ReviewAction::Approve { comment })
-                .await?;
-            output::print(&detail(&evaluation)?, context.output)?;
-            store.close().await;
+            review(
+                context,
+                &partner.partner,
+                &id,
+                &teacher,
+                ReviewAction::Approve { comment },
+            )
+            .await?
         }
         EvaluationCommand::Override {
             partner,
@@ -221,20 +220,14 @@ pub async fn run(context: &Context, command: EvaluationCommand) -> anyhow::Resul
             score,
             comment,
         } => {
-            let (store, db) = context.partner_db(&partner.partner).await?;
-            let id = parse_id(&id)?;
-            let current = db.evaluation(id, None).await?;
-            sam_core::engine::check_teacher(&db, &current.client_id, &teacher).await?;
-            let evaluation = db
-                .review_evaluation(
-                    id,
-                    None,
-                    &teacher,
-                    ReviewAction::Override { score, comment },
-                )
-                .await?;
-            output::print(&detail(&evaluation)?, context.output)?;
-            store.close().await;
+            review(
+                context,
+                &partner.partner,
+                &id,
+                &teacher,
+                ReviewAction::Override { score, comment },
+            )
+            .await?
         }
         EvaluationCommand::Export(args) => {
             let (store, db) = context.partner_db(&args.filter.partner.partner).await?;
@@ -252,6 +245,24 @@ pub async fn run(context: &Context, command: EvaluationCommand) -> anyhow::Resul
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records a teacher's review after checking the teacher belongs to the evaluation's client.
+async fn review(
+    context: &Context,
+    partner: &str,
+    id: &str,
+    teacher: &str,
+    action: ReviewAction,
+) -> anyhow::Result<()> {
+    let (store, db) = context.partner_db(partner).await?;
+    let id = parse_id(id)?;
+    let current = db.evaluation(id, None).await?;
+    sam_core::engine::check_teacher(&db, &current.client_id, teacher).await?;
+    let evaluation = db.review_evaluation(id, None, teacher, action).await?;
+    output::print(&detail(&evaluation)?, context.output)?;
+    store.close().await;
+    Ok(())
 }
 
 fn export(

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::values::encode_time;
 use super::PartnerDb;
 use crate::eval::{Assignment, EvalError, Language, Rubric};
-use crate::tenancy::{is_unique_violation, TenancyError};
+use crate::tenancy::{exists_or_database, TenancyError};
 
 const ASSIGNMENT_COLUMNS: &str =
     "client_id, assignment_id, title, prompt, reference_answer, max_points, language, rubric";
@@ -72,16 +72,7 @@ impl PartnerDb {
             .bind(encode_time(Utc::now()))
             .execute(&self.pool)
             .await
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    TenancyError::AlreadyExists {
-                        kind: "assignment",
-                        id: assignment.assignment_id.clone(),
-                    }
-                } else {
-                    err.into()
-                }
-            })?;
+            .map_err(|err| exists_or_database("assignment", &assignment.assignment_id, err))?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use super::values::{
 };
 use super::PartnerDb;
 use crate::tenancy::{
-    is_unique_violation, validate_id, validate_name, Client, GradeScale, NewClient, NewUser,
+    exists_or_database, validate_id, validate_name, Client, GradeScale, NewClient, NewUser,
     TenancyError, User,
 };
 
@@ -114,16 +114,7 @@ impl PartnerDb {
             .bind(encode_time(Utc::now()))
             .execute(&self.pool)
             .await
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    TenancyError::AlreadyExists {
-                        kind: "client",
-                        id: new.client_id.clone(),
-                    }
-                } else {
-                    err.into()
-                }
-            })?;
+            .map_err(|err| exists_or_database("client", &new.client_id, err))?;
         tracing::debug!(partner = %self.partner.slug, client = %new.client_id, "client created");
         self.client(&new.client_id).await
     }
@@ -189,16 +180,7 @@ impl PartnerDb {
             .bind(&now)
             .execute(&self.pool)
             .await
-            .map_err(|err| {
-                if is_unique_violation(&err) {
-                    TenancyError::AlreadyExists {
-                        kind: "user",
-                        id: new.user_id.clone(),
-                    }
-                } else {
-                    err.into()
-                }
-            })?;
+            .map_err(|err| exists_or_database("user", &new.user_id, err))?;
         tracing::debug!(partner = %self.partner.slug, user = %new.user_id, role = %new.role, "user created");
         self.user(&new.user_id).await
     }

@@ -100,6 +100,19 @@ impl TenancyError {
     }
 }
 
+/// Converts a database error into [`TenancyError::AlreadyExists`] for `kind`
+/// and `id` when it is a unique-constraint violation, or a database error otherwise.
+pub(crate) fn exists_or_database(kind: &'static str, id: &str, err: sqlx::Error) -> TenancyError {
+    if is_unique_violation(&err) {
+        TenancyError::AlreadyExists {
+            kind,
+            id: id.to_owned(),
+        }
+    } else {
+        err.into()
+    }
+}
+
 /// Returns whether a database error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {

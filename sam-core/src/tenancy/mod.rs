@@ -4,8 +4,8 @@ mod error;
 mod model;
 mod slug;
 
-pub(crate) use error::is_unique_violation;
 pub use error::TenancyError;
+pub(crate) use error::{exists_or_database, is_unique_violation};
 pub use model::{
     validate_id, validate_name, Client, GradeScale, InstitutionType, LlmStrategy, NewClient,
     NewPartner, NewUser, Partner, Role, SubscriptionStatus, Tier, User, MAX_ID_LEN,
