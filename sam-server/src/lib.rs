@@ -1,0 +1,105 @@
+//! The SAM HTTP API: tenant routes under `/api/{partner}/v1/`, health,
+//! metrics and the OpenAPI document, over the `sam-core` library.
+
+pub mod auth;
+pub mod error;
+pub mod handlers;
+pub mod idempotency;
+pub mod jobs;
+pub mod json;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod run;
+pub mod state;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use state::{AppState, Limits};
+
+use handlers::{assignments, batch, evaluations, health, tenants};
+
+/// Builds the whole API over `state`.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static(middleware::REQUEST_ID_HEADER);
+    let max_body = state.limits().max_body_bytes;
+    Router::new()
+        .merge(tenant_routes(state.clone()))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .fallback(middleware::not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    middleware::track,
+                )),
+        )
+        .with_state(state)
+}
+
+/// The tenant routes, each behind authentication, the rate-limit slot and
+/// idempotency, in that order.
+fn tenant_routes(state: AppState) -> Router<AppState> {
+    const BASE: &str = "/api/{partner}/v1";
+    let path = |suffix: &str| format!("{BASE}{suffix}");
+    Router::new()
+        .route(&path("/health"), get(health::partner_health))
+        .route(
+            &path("/clients"),
+            get(tenants::list_clients).post(tenants::create_client),
+        )
+        .route(
+            &path("/clients/{client}/users"),
+            get(tenants::list_users).post(tenants::create_user),
+        )
+        .route(
+            &path("/clients/{client}/assignments"),
+            get(assignments::list_assignments).post(assignments::create_assignment),
+        )
+        .route(
+            &path("/clients/{client}/assignments/{id}"),
+            get(assignments::get_assignment),
+        )
+        .route(
+            &path("/clients/{client}/evaluations"),
+            get(evaluations::list_evaluations).post(evaluations::evaluate),
+        )
+        .route(
+            &path("/clients/{client}/evaluations/batch"),
+            post(batch::start_batch),
+        )
+        .route(
+            &path("/clients/{client}/students/{student}/feedback"),
+            get(evaluations::student_feedback),
+        )
+        .route(&path("/evaluations/{id}"), get(evaluations::get_evaluation))
+        .route(&path("/evaluations/{id}/approve"), post(evaluations::approve))
+        .route(
+            &path("/evaluations/{id}/override"),
+            post(evaluations::override_score),
+        )
+        .route(&path("/jobs/{id}"), get(batch::get_job))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
+        .route_layer(axum::middleware::from_fn(middleware::rate_limit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::authenticate,
+        ))
+}
