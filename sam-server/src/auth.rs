@@ -98,7 +98,10 @@ fn path_partner(path: &str) -> Option<&str> {
 /// `X-Api-Key` header wins over `Authorization`.
 fn authorization_value(headers: &HeaderMap) -> Option<String> {
     if let Some(key) = headers.get(API_KEY_HEADER) {
-        return key.to_str().ok().map(|key| format!("Bearer {}", key.trim()));
+        return key
+            .to_str()
+            .ok()
+            .map(|key| format!("Bearer {}", key.trim()));
     }
     headers
         .get(axum::http::header::AUTHORIZATION)
@@ -112,7 +115,11 @@ fn authorization_value(headers: &HeaderMap) -> Option<String> {
 /// A partner other than the caller's, a partner that does not exist and
 /// a suspended partner all get the same 404, so a caller cannot tell them
 /// apart.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let labels = request
         .extensions()
         .get::<TenantLabels>()

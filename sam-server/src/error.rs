@@ -70,9 +70,11 @@ impl ApiError {
                 "idempotency_key_reused",
                 Level::INFO,
             ),
-            Self::PayloadTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", Level::INFO)
-            }
+            Self::PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                Level::INFO,
+            ),
             Self::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "timeout", Level::WARN),
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed", Level::ERROR),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Level::ERROR),

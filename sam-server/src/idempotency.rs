@@ -108,7 +108,11 @@ fn validate_key(value: &HeaderValue) -> Result<String, ApiError> {
 /// key reused by another caller or for another request is a mismatch.
 fn request_hash(caller: &Caller, method: &str, path: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
-    for part in [caller.principal.to_string().as_bytes(), method.as_bytes(), path.as_bytes()] {
+    for part in [
+        caller.principal.to_string().as_bytes(),
+        method.as_bytes(),
+        path.as_bytes(),
+    ] {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }

@@ -80,12 +80,7 @@ impl Jobs {
     }
 
     /// Records the end of one item and finishes the job after its last item.
-    pub fn finish_item(
-        &self,
-        id: Uuid,
-        index: usize,
-        result: Result<Uuid, String>,
-    ) {
+    pub fn finish_item(&self, id: Uuid, index: usize, result: Result<Uuid, String>) {
         let mut jobs = self.jobs.write().unwrap_or_else(PoisonError::into_inner);
         let Some(job) = jobs.get_mut(&id) else {
             return;

@@ -87,7 +87,10 @@ fn tenant_routes(state: AppState) -> Router<AppState> {
             get(evaluations::student_feedback),
         )
         .route(&path("/evaluations/{id}"), get(evaluations::get_evaluation))
-        .route(&path("/evaluations/{id}/approve"), post(evaluations::approve))
+        .route(
+            &path("/evaluations/{id}/approve"),
+            post(evaluations::approve),
+        )
         .route(
             &path("/evaluations/{id}/override"),
             post(evaluations::override_score),

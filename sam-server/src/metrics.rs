@@ -79,7 +79,10 @@ impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("sam_api_requests_total", "API requests by tenant and status."),
+            Opts::new(
+                "sam_api_requests_total",
+                "API requests by tenant and status.",
+            ),
             &["partner", "client", "status"],
         )?;
         let llm_latency = HistogramVec::new(
@@ -91,10 +94,7 @@ impl Metrics {
             &["partner", "model"],
         )?;
         let concurrent = IntGaugeVec::new(
-            Opts::new(
-                "sam_concurrent_users",
-                "API requests in flight per tenant.",
-            ),
+            Opts::new("sam_concurrent_users", "API requests in flight per tenant."),
             &["partner", "client"],
         )?;
         let usage_tokens = IntGaugeVec::new(

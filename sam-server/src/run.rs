@@ -74,7 +74,10 @@ pub fn resolve_config(args: &Args) -> anyhow::Result<SamConfig> {
 }
 
 fn init_logging(config: &SamConfig) {
-    let level = config.log_level.clone().unwrap_or_else(|| "info".to_owned());
+    let level = config
+        .log_level
+        .clone()
+        .unwrap_or_else(|| "info".to_owned());
     let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -91,7 +94,9 @@ fn init_logging(config: &SamConfig) {
 /// verifier with no keys rejects every bearer token, so only API keys work.
 fn build_verifier(config: &SamConfig) -> anyhow::Result<TokenVerifier> {
     match &config.auth {
-        Some(auth) => auth.build_verifier().context("invalid [auth] configuration"),
+        Some(auth) => auth
+            .build_verifier()
+            .context("invalid [auth] configuration"),
         None => {
             tracing::warn!("no [auth] section: every bearer token is rejected");
             let settings = TokenSettings::new("sam-api", TokenAlgorithm::Hs256);
@@ -155,8 +160,8 @@ pub async fn build_state(config: &SamConfig) -> anyhow::Result<AppState> {
     };
     let store = Store::open(&location, StoreOptions::default()).await?;
     let (evaluator, router) = build_evaluator(config, &store).await?;
-    let engine = Engine::new(evaluator)
-        .with_max_submission_bytes(config.evaluation.max_submission_bytes);
+    let engine =
+        Engine::new(evaluator).with_max_submission_bytes(config.evaluation.max_submission_bytes);
     let shared = Arc::new(store.clone());
     let authenticator = Authenticator::new(build_verifier(config)?, shared.clone(), shared);
     let limits = Limits {

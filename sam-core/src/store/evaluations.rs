@@ -337,10 +337,17 @@ impl PartnerDb {
         &self,
         filter: &EvaluationFilter,
     ) -> Result<Vec<Evaluation>, EvalError> {
-        let mut builder = sqlx::QueryBuilder::<sqlx::Any>::new(format!(
+        // Placeholders are numbered by hand: sqlx's `QueryBuilder` writes `?`
+        // for the `Any` driver, which PostgreSQL rejects.
+        let mut sql = format!(
             "SELECT {EVALUATION_COLUMNS} FROM {} WHERE 1 = 1",
             self.tables.evaluations
-        ));
+        );
+        let mut values: Vec<String> = Vec::new();
+        let mut bind = |sql: &mut String, clause: &str, value: String| {
+            values.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", values.len())));
+        };
         let text_filters = [
             ("client_id", &filter.client_id),
             ("assignment_id", &filter.assignment_id),
@@ -349,31 +356,28 @@ impl PartnerDb {
         ];
         for (column, value) in text_filters {
             if let Some(value) = value {
-                builder
-                    .push(format!(" AND {column} = "))
-                    .push_bind(value.clone());
+                bind(&mut sql, &format!(" AND {column} = ?"), value.clone());
             }
         }
         if let Some(status) = filter.status {
-            builder.push(" AND status = ").push_bind(status.as_str());
+            bind(&mut sql, " AND status = ?", status.as_str().to_owned());
         }
         if let Some(after) = filter.after {
             let cursor = self.evaluation(after, filter.client_id.as_deref()).await?;
-            builder
-                .push(" AND (created_at > ")
-                .push_bind(encode_time(cursor.created_at))
-                .push(" OR (created_at = ")
-                .push_bind(encode_time(cursor.created_at))
-                .push(" AND id > ")
-                .push_bind(after.to_string())
-                .push("))");
+            let created = encode_time(cursor.created_at);
+            bind(&mut sql, " AND (created_at > ?", created.clone());
+            bind(&mut sql, " OR (created_at = ?", created);
+            bind(&mut sql, " AND id > ?))", after.to_string());
         }
-        builder.push(" ORDER BY created_at, id");
+        sql.push_str(" ORDER BY created_at, id");
         if let Some(limit) = filter.limit {
-            builder.push(" LIMIT ").push_bind(i64::from(limit));
+            sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let rows = builder
-            .build()
+        let mut query = sqlx::query(&sql);
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query
             .fetch_all(&self.pool)
             .await
             .map_err(TenancyError::from)?;

@@ -83,7 +83,13 @@ pub async fn start_batch(
     let count = body.items.len();
     state.jobs().insert(job);
     tracing::info!(partner = %caller.partner, client = %client, job = %job_id, items = count, "batch job started");
-    tokio::spawn(run_batch(state, Arc::new(caller), client, job_id, body.items));
+    tokio::spawn(run_batch(
+        state,
+        Arc::new(caller),
+        client,
+        job_id,
+        body.items,
+    ));
     Ok((
         StatusCode::ACCEPTED,
         Json(BatchAccepted {

@@ -142,9 +142,7 @@ pub(crate) async fn authorize_submission(
         .db
         .assignment_owner(client, &body.assignment_id)
         .await?;
-    let mut target = caller
-        .client_target(client)
-        .with_student(&body.student_id);
+    let mut target = caller.client_target(client).with_student(&body.student_id);
     if let Some(owner) = owner {
         target = target.with_owner_teacher(owner);
     }
@@ -208,8 +206,12 @@ pub async fn evaluate(
 ) -> Result<(StatusCode, Json<EvaluationView>), ApiError> {
     authorize_submission(&caller, &client, &body).await?;
     match run_evaluation(&state, &caller, &client, body).await? {
-        Outcome::Evaluated(evaluation) => Ok((StatusCode::CREATED, Json(EvaluationView(evaluation)))),
-        Outcome::AlreadyEvaluated(evaluation) => Ok((StatusCode::OK, Json(EvaluationView(evaluation)))),
+        Outcome::Evaluated(evaluation) => {
+            Ok((StatusCode::CREATED, Json(EvaluationView(evaluation))))
+        }
+        Outcome::AlreadyEvaluated(evaluation) => {
+            Ok((StatusCode::OK, Json(EvaluationView(evaluation))))
+        }
     }
 }
 
@@ -310,7 +312,13 @@ pub async fn approve(
     } else {
         parse_json::<ApproveRequest>(&body, state.limits().max_json_depth)?.comment
     };
-    review(caller, id, Action::ApproveEvaluation, ReviewAction::Approve { comment }).await
+    review(
+        caller,
+        id,
+        Action::ApproveEvaluation,
+        ReviewAction::Approve { comment },
+    )
+    .await
 }
 
 /// Replaces a draft evaluation's score with the teacher's and releases it.

@@ -103,7 +103,10 @@ pub async fn partner_health(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<(StatusCode, Json<Health>), ApiError> {
-    caller.authorize(Action::ViewPartner, &Target::partner(caller.partner.clone()))?;
+    caller.authorize(
+        Action::ViewPartner,
+        &Target::partner(caller.partner.clone()),
+    )?;
     let mut checks = BTreeMap::new();
     let schema = match caller.db.clients().await {
         Ok(_) => "ok".to_owned(),
@@ -134,11 +137,7 @@ pub async fn partner_health(
 /// Serves the Prometheus metrics.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match state.metrics().render() {
-        Ok(text) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            text,
-        )
-            .into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(err) => ApiError::Internal(format!("rendering metrics failed: {err}")).into_response(),
     }
 }

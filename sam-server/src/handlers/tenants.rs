@@ -142,7 +142,10 @@ pub async fn list_clients(caller: Caller) -> Result<Json<Vec<ClientView>>, ApiEr
         let client = caller.db.client(&own).await?;
         return Ok(Json(vec![client.into()]));
     }
-    caller.authorize(Action::ListClients, &Target::partner(caller.partner.clone()))?;
+    caller.authorize(
+        Action::ListClients,
+        &Target::partner(caller.partner.clone()),
+    )?;
     let clients = caller.db.clients().await?;
     Ok(Json(clients.into_iter().map(ClientView::from).collect()))
 }
