@@ -270,6 +270,36 @@ mod tests {
     }
 
     #[test]
+    fn server_and_auth_sections_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = 4096\n\
+             redis_url = \"redis://127.0.0.1:6379\"\n\
+             [auth]\naudience = \"sam-api\"\nalgorithm = \"HS256\"\nsigning_kid = \"k1\"\n\
+             [[auth.keys]]\nkid = \"k1\"\nsecret_env = \"SAM_JWT_SECRET\"\n",
+        )
+        .unwrap();
+        let config = SamConfig::load_with_env(Some(&path), None, HashMap::new()).unwrap();
+        assert_eq!(config.server.listen, "0.0.0.0:9000");
+        assert_eq!(config.server.max_body_bytes, 4096);
+        assert_eq!(config.server.max_json_depth, 32);
+        let auth = config.auth.unwrap();
+        assert_eq!(auth.keys[0].secret_env.as_deref(), Some("SAM_JWT_SECRET"));
+        let secret = "s".repeat(40);
+        assert!(auth.build_verifier_with(|_| Some(secret.clone())).is_ok());
+    }
+
+    #[test]
+    fn unknown_server_key_is_named() {
+        let err =
+            SamConfig::load_with_env(None, None, env(&[("SAM_SERVER__LISTN", "127.0.0.1:1")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
     fn commented_default_parses_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");

@@ -256,3 +256,36 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn flags_override_config() {
+        let args = Args::try_parse_from([
+            "sam-server",
+            "--listen",
+            "127.0.0.1:9100",
+            "--database-url",
+            "postgres://postgres@127.0.0.1/sam",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        let config = resolve_config(&args).unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:9100");
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://postgres@127.0.0.1/sam")
+        );
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn invalid_listen_address_is_rejected() {
+        assert!(Args::try_parse_from(["sam-server", "--listen", "nowhere"]).is_err());
+    }
+}
