@@ -205,3 +205,56 @@ async fn platform_admins_are_listed(location: &TestLocation) {
     assert!(!standing.active);
 }
 on_both_stores!(platform_admins_are_listed);
+
+async fn idempotency_claims_run_once(location: &TestLocation) {
+    use sam_core::store::IdempotencyClaim;
+    use std::time::Duration as StdDuration;
+
+    let store = store_with_partner(location, "aptus").await;
+    let db = store.partner_db(&slug("aptus")).await.unwrap();
+    let long = StdDuration::from_secs(600);
+
+    let first = db.claim_idempotency("k1", "hash-a", long).await.unwrap();
+    assert_eq!(first, IdempotencyClaim::Claimed);
+    let running = db.claim_idempotency("k1", "hash-a", long).await.unwrap();
+    assert_eq!(running, IdempotencyClaim::InProgress);
+    let other = db.claim_idempotency("k1", "hash-b", long).await.unwrap();
+    assert_eq!(other, IdempotencyClaim::Mismatch);
+
+    db.complete_idempotency("k1", 201, "{\"id\":1}")
+        .await
+        .unwrap();
+    let done = db.claim_idempotency("k1", "hash-a", long).await.unwrap();
+    assert_eq!(
+        done,
+        IdempotencyClaim::Completed {
+            status: 201,
+            body: "{\"id\":1}".to_owned()
+        }
+    );
+    // A completed key is never released or taken over.
+    db.release_idempotency("k1").await.unwrap();
+    let still = db
+        .claim_idempotency("k1", "hash-a", StdDuration::ZERO)
+        .await;
+    assert!(matches!(still.unwrap(), IdempotencyClaim::Completed { .. }));
+
+    assert_eq!(
+        db.claim_idempotency("k2", "hash-a", long).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    db.release_idempotency("k2").await.unwrap();
+    assert_eq!(
+        db.claim_idempotency("k2", "hash-a", long).await.unwrap(),
+        IdempotencyClaim::Claimed
+    );
+    tokio::time::sleep(StdDuration::from_millis(5)).await;
+    let stale = db
+        .claim_idempotency("k2", "hash-a", StdDuration::from_millis(1))
+        .await
+        .unwrap();
+    assert_eq!(stale, IdempotencyClaim::Claimed);
+    let fresh = db.claim_idempotency("k2", "hash-a", long).await.unwrap();
+    assert_eq!(fresh, IdempotencyClaim::InProgress);
+}
+on_both_stores!(idempotency_claims_run_once);

@@ -22,7 +22,7 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 /// partner named in its path.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// Who is calling.
+    /// The authenticated principal.
     pub principal: Principal,
     /// The partner named in the path, which the caller may act on.
     pub partner: PartnerSlug,

@@ -49,7 +49,7 @@ pub enum ApiError {
     Internal(String),
 }
 
-/// How an error is reported: status, stable code, and the level its log line gets.
+/// The status, stable code and log level of an error.
 struct Mapping {
     status: StatusCode,
     code: &'static str,

@@ -19,7 +19,7 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// The response header set on a replayed response.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
-/// Longest key accepted, in bytes.
+/// Maximum key length, in bytes.
 pub const MAX_KEY_LEN: usize = 255;
 
 /// Largest response body stored for a replay, in bytes.
@@ -31,8 +31,9 @@ const MAX_STORED_RESPONSE: usize = 4 * 1024 * 1024;
 /// handler runs, so of two concurrent requests with one key only the first
 /// runs and the second gets 409. A finished response below 500 is stored
 /// and replayed to every retry with the same request. A 5xx response
-/// releases the key so that a retry runs again. The same key with another
-/// method, path, body or caller gets 422.
+/// releases the key so that a retry runs again. A claim left by a request
+/// that timed out is taken over after twice the request timeout. The same
+/// key with another method, path, body or caller gets 422.
 pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
@@ -69,7 +70,7 @@ async fn run_once(
 
     let claim = caller
         .db
-        .claim_idempotency(&key, &hash)
+        .claim_idempotency(&key, &hash, stale_after(state))
         .await
         .map_err(|err| ApiError::from(err).into_response())?;
     match claim {
@@ -88,6 +89,13 @@ async fn run_once(
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     Ok(finish(&caller, &key, response).await)
+}
+
+/// Returns the age after which an unfinished claim is taken over: twice
+/// the request timeout, because the timeout middleware has cancelled the
+/// first request by then.
+fn stale_after(state: &AppState) -> std::time::Duration {
+    state.limits().request_timeout.saturating_mul(2)
 }
 
 fn validate_key(value: &HeaderValue) -> Result<String, ApiError> {

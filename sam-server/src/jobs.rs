@@ -20,9 +20,9 @@ use uuid::Uuid;
 pub enum JobState {
     /// Waiting or running.
     Running,
-    /// Finished; a job is finished when every item is.
+    /// Finished. A job is finished when every item is.
     Done,
-    /// Failed; the item's `error` says why.
+    /// Failed, with the reason in the item's `error`.
     Failed,
 }
 
@@ -35,7 +35,7 @@ pub struct JobItem {
     pub state: JobState,
     /// The evaluation, once stored.
     pub evaluation_id: Option<Uuid>,
-    /// Why the item failed.
+    /// The reason the item failed.
     pub error: Option<String>,
 }
 

@@ -51,7 +51,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The tenant routes, each behind authentication, the rate-limit slot and
+/// Builds the tenant routes, each behind authentication, the rate-limit slot and
 /// idempotency, in that order.
 fn tenant_routes(state: AppState) -> Router<AppState> {
     const BASE: &str = "/api/{partner}/v1";

@@ -69,13 +69,13 @@ fn write_error_body(response: Response, request_id: Option<&str>) -> Response {
 /// authentication so the caller's partner and client are known.
 ///
 /// NOTE: this passes every request through. The Redis GCRA limiter and
-/// daily quota of `sam_core::limits` plug in here, answering 429 with
+/// daily quota of `sam_core::limits` plug in here, returning 429 with
 /// `Retry-After` through a new `ApiError` variant.
 pub async fn rate_limit(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Answers a route that does not exist with the error envelope.
+/// Returns the 404 error envelope for a route that does not exist.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }

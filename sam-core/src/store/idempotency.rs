@@ -1,9 +1,11 @@
 //! Idempotency keys of POST requests inside one partner's data.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use sqlx::Row;
 
-use super::values::encode_time;
+use super::values::{decode_time, encode_time};
 use super::PartnerDb;
 use crate::tenancy::{is_unique_violation, TenancyError};
 
@@ -35,12 +37,17 @@ impl PartnerDb {
     /// concurrent requests with the same key exactly one gets
     /// [`IdempotencyClaim::Claimed`].
     ///
+    /// A claim left unfinished for longer than `stale_after` belongs to a
+    /// request that was cancelled, for example by a timeout or a crash, so
+    /// a request with the same hash takes it over.
+    ///
     /// # Errors
     /// A database error.
     pub async fn claim_idempotency(
         &self,
         key: &str,
         request_hash: &str,
+        stale_after: Duration,
     ) -> Result<IdempotencyClaim, TenancyError> {
         let insert = format!(
             "INSERT INTO {} (idempotency_key, request_hash, created_at) VALUES ($1, $2, $3)",
@@ -58,7 +65,8 @@ impl PartnerDb {
             Err(err) => return Err(err.into()),
         }
         let select = format!(
-            "SELECT request_hash, status_code, response_body FROM {} WHERE idempotency_key = $1",
+            "SELECT request_hash, status_code, response_body, created_at FROM {} \
+             WHERE idempotency_key = $1",
             self.tables.idempotency_keys
         );
         let Some(row) = sqlx::query(&select)
@@ -84,7 +92,44 @@ impl PartnerDb {
                 })?,
                 body,
             }),
-            _ => Ok(IdempotencyClaim::InProgress),
+            _ => {
+                let created_at: String = row.try_get("created_at")?;
+                self.take_over_stale(key, &created_at, stale_after).await
+            }
+        }
+    }
+
+    /// Takes over an unfinished claim created at `created_at` when it is
+    /// older than `stale_after`. The update matches the old creation time,
+    /// so of two requests taking over the same claim only one succeeds.
+    async fn take_over_stale(
+        &self,
+        key: &str,
+        created_at: &str,
+        stale_after: Duration,
+    ) -> Result<IdempotencyClaim, TenancyError> {
+        let age = decode_time("idempotency_keys.created_at", created_at)
+            .map(|created| Utc::now().signed_duration_since(created))?;
+        let stale = chrono::Duration::from_std(stale_after).unwrap_or(chrono::TimeDelta::MAX);
+        if age <= stale {
+            return Ok(IdempotencyClaim::InProgress);
+        }
+        let sql = format!(
+            "UPDATE {} SET created_at = $1 \
+             WHERE idempotency_key = $2 AND created_at = $3 AND status_code IS NULL",
+            self.tables.idempotency_keys
+        );
+        let updated = sqlx::query(&sql)
+            .bind(encode_time(Utc::now()))
+            .bind(key)
+            .bind(created_at)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 1 {
+            tracing::debug!(partner = %self.partner.slug, "stale idempotency claim taken over");
+            Ok(IdempotencyClaim::Claimed)
+        } else {
+            Ok(IdempotencyClaim::InProgress)
         }
     }
 

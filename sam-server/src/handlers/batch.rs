@@ -40,7 +40,7 @@ pub struct BatchAccepted {
 }
 
 /// Starts a batch evaluation and returns its job id with 202. Every item
-/// is authorized before the job starts, so a job never fails for access.
+/// is authorized before the job starts, so no item fails authorization later.
 #[utoipa::path(post, path = "/api/{partner}/v1/clients/{client}/evaluations/batch", tag = "evaluations",
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id")),
     request_body = BatchRequest,

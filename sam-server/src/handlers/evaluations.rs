@@ -25,7 +25,7 @@ const MAX_PAGE: u32 = 200;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
-    /// The assignment the submission answers.
+    /// The assignment the submission responds to.
     pub assignment_id: String,
     /// The caller's id of the submission, unique per assignment.
     pub submission_id: String,
@@ -216,7 +216,7 @@ pub async fn evaluate(
 }
 
 /// Lists a client's evaluations, oldest first, a page at a time. A teacher
-/// sees the evaluations they requested.
+/// gets only the evaluations they requested.
 #[utoipa::path(get, path = "/api/{partner}/v1/clients/{client}/evaluations", tag = "evaluations",
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id"), ListQuery),
     responses((status = 200, body = EvaluationPage)))]
