@@ -3,7 +3,9 @@
 //! Tenant label values come only from validated ids: the partner of an
 //! authenticated caller and a client that the caller was authorized for.
 //! Requests outside the tenant API, or rejected before that point, carry
-//! the value `unknown`, so a caller cannot create series at will.
+//! the value `unknown`, so a caller cannot create series at will. The
+//! in-flight gauge labels a caller bound to a whole partner with client
+//! `all`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

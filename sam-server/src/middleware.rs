@@ -1,9 +1,9 @@
 //! Middleware shared by every route: the request timeout, request metrics,
 //! the error envelope with the request id, and the rate-limit slot.
 
-use axum::body::Body;
+use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -47,15 +47,32 @@ pub async fn track(State(state): State<AppState>, mut request: Request, next: Ne
     state
         .metrics()
         .record_request(&labels, response.status().as_u16());
-    write_error_body(response, request_id.as_deref())
+    write_error_body(response, request_id.as_deref()).await
 }
 
-fn write_error_body(response: Response, request_id: Option<&str>) -> Response {
-    let Some(report) = response.extensions().get::<ErrorReport>().cloned() else {
-        return response;
+/// Largest plain-text rejection body read into an error envelope, in bytes.
+const MAX_REJECTION_TEXT: usize = 16 * 1024;
+
+/// Writes the error envelope of a response that carries an [`ErrorReport`],
+/// or of a plain-text error that axum wrote itself, such as a path or query
+/// that does not parse or a method that the route does not serve.
+async fn write_error_body(response: Response, request_id: Option<&str>) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    let (mut parts, body) = response.into_parts();
+    let report = match parts.extensions.remove::<ErrorReport>() {
+        Some(report) => report,
+        None if parts.status.is_client_error() && !is_json => {
+            let text = match to_bytes(body, MAX_REJECTION_TEXT).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(_) => String::new(),
+            };
+            rejection_report(parts.status, text)
+        }
+        None => return Response::from_parts(parts, body),
     };
-    let (mut parts, _) = response.into_parts();
-    parts.extensions.remove::<ErrorReport>();
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -63,6 +80,26 @@ fn write_error_body(response: Response, request_id: Option<&str>) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = error_body(&report, request_id).to_string();
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Builds the report of a rejection that axum wrote as plain text.
+fn rejection_report(status: StatusCode, text: String) -> ErrorReport {
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "invalid_request",
+    };
+    let message = if text.trim().is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("invalid request")
+            .to_lowercase()
+    } else {
+        text.trim().to_owned()
+    };
+    ErrorReport { code, message }
 }
 
 /// The slot for per-partner rate limiting and daily quotas, run after

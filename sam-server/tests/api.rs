@@ -694,6 +694,22 @@ async fn bodies_are_limited_and_checked() {
     let (status, body) = server.call(Method::GET, "/no/such/path", None, None).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
+
+    let (status, body) = server
+        .call(
+            Method::GET,
+            "/api/aptus/v1/evaluations/not-a-uuid",
+            Some("prof"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "invalid_request");
+    assert!(body["error"]["request_id"].is_string());
+
+    let (status, body) = server.call(Method::DELETE, &url, Some("prof"), None).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
     server.stop().await;
 }
 
@@ -859,12 +875,8 @@ async fn shutdown_finishes_in_flight_request() {
         .send();
     let in_flight = tokio::spawn(request);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let usage = {
-        let store = server.store.clone();
-        server.stop().await;
-        store
-    };
+    // The request is waiting for the model when the shutdown starts.
+    server.stop().await;
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 201);
-    drop(usage);
 }

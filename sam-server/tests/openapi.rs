@@ -51,8 +51,8 @@ async fn documented_routes_exist() {
                 .body(Body::from("{}"))
                 .unwrap();
             let status = app.clone().oneshot(request).await.unwrap().status();
-            // Without credentials a tenant route answers 401, a public one
-            // 200; the fallback for an unknown route answers 404 and a
+            // Without credentials a tenant route returns 401 and a public
+            // one 200. The fallback of an unknown route returns 404, and a
             // known path with another method 405.
             assert!(
                 status == StatusCode::UNAUTHORIZED || status == StatusCode::OK,
