@@ -154,8 +154,11 @@ async fn authenticated_caller(
     }
     let db = state.store().partner_db(&partner).await?;
     labels.set_partner(partner.as_str());
+    let span = tracing::Span::current();
+    span.record("partner", partner.as_str());
     if let Some(client) = principal.client() {
         labels.set_client(client);
+        span.record("client", client);
     }
     Ok(Caller {
         principal,

@@ -49,12 +49,15 @@ pub enum LogFormatArg {
     Json,
 }
 
-/// Loads the configuration and applies the flags over it.
+/// Loads the configuration and applies the flags over it. Without
+/// `--config`, the `config.toml` that `samctl init` writes in `--home` is
+/// read when it exists.
 ///
 /// # Errors
 /// An invalid configuration file, environment variable or flag value.
 pub fn resolve_config(args: &Args) -> anyhow::Result<SamConfig> {
-    let mut config = SamConfig::load(args.config.as_deref(), None)?;
+    let home_file = args.home.as_ref().map(|home| home.join("config.toml"));
+    let mut config = SamConfig::load(args.config.as_deref(), home_file.as_deref())?;
     if let Some(listen) = args.listen {
         config.server.listen = listen.to_string();
     }

@@ -71,6 +71,37 @@ async fn missing_or_bad_credentials_get_401() {
         .await
         .unwrap();
     assert_eq!(bad_key.status(), 401);
+
+    // A deactivated user's token stops working at once.
+    let token = server.token("prof").await;
+    let (status, _) = read(
+        server
+            .http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let db = server
+        .store
+        .partner_db(&support::slug("aptus"))
+        .await
+        .unwrap();
+    db.set_user_active("prof", false).await.unwrap();
+    let (status, _) = read(
+        server
+            .http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
     server.stop().await;
 }
 
