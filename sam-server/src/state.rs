@@ -40,6 +40,8 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    router: Option<Arc<Router>>,
+    redis: Option<redis::Client>,
 }
 
 #[derive(Debug)]
@@ -50,14 +52,11 @@ struct Inner {
     metrics: Metrics,
     jobs: Jobs,
     limits: Limits,
-    router: Option<Arc<Router>>,
-    redis: Option<redis::Client>,
 }
 
 impl AppState {
-    /// Builds the state from its parts. `router` is the LLM router inside
-    /// the engine, if any, whose circuit breakers the partner health
-    /// endpoint reports. `redis` is checked by `/readyz`.
+    /// Builds the state from its parts, without an LLM router or Redis
+    /// server to report on.
     pub fn new(
         store: Store,
         engine: Engine,
@@ -73,27 +72,23 @@ impl AppState {
                 metrics,
                 jobs: Jobs::default(),
                 limits,
-                router: None,
-                redis: None,
             }),
+            router: None,
+            redis: None,
         }
     }
 
     /// Sets the LLM router whose breaker states the partner health reports.
     #[must_use]
     pub fn with_router(mut self, router: Arc<Router>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.router = Some(router);
-        }
+        self.router = Some(router);
         self
     }
 
     /// Sets the Redis server that `/readyz` checks.
     #[must_use]
     pub fn with_redis(mut self, client: redis::Client) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.redis = Some(client);
-        }
+        self.redis = Some(client);
         self
     }
 
@@ -129,11 +124,11 @@ impl AppState {
 
     /// Returns the LLM router, if the engine grades with one.
     pub fn router(&self) -> Option<&Router> {
-        self.inner.router.as_deref()
+        self.router.as_deref()
     }
 
     /// Returns the Redis client, if one is configured.
     pub fn redis(&self) -> Option<&redis::Client> {
-        self.inner.redis.as_ref()
+        self.redis.as_ref()
     }
 }
