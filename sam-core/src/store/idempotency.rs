@@ -30,8 +30,9 @@ pub enum IdempotencyClaim {
 }
 
 impl PartnerDb {
-    /// Claims `key` for a request whose method, path and body hash to
-    /// `request_hash`, or returns what an earlier request with the key left.
+    /// Claims `key` for a request whose hash is `request_hash`, or returns
+    /// what an earlier request with the key left. The server hashes the
+    /// caller, method, path and body.
     ///
     /// The claim is one insert into a table keyed by `key`, so of two
     /// concurrent requests with the same key exactly one gets
