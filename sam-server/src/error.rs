@@ -180,3 +180,53 @@ impl From<EvalError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_statuses() {
+        let cases = [
+            (ApiError::from(AuthError::InvalidToken), 401),
+            (ApiError::from(AuthError::InvalidApiKey), 401),
+            (ApiError::from(AuthError::Forbidden), 403),
+            (ApiError::from(AuthError::NotFound), 404),
+            (ApiError::from(TenancyError::not_found("client", "c9")), 404),
+            (
+                ApiError::from(TenancyError::AlreadyExists {
+                    kind: "client",
+                    id: "c1".to_owned(),
+                }),
+                409,
+            ),
+            (
+                ApiError::from(EvalError::invalid_field("score", 9, "too high")),
+                400,
+            ),
+            (
+                ApiError::from(EvalError::EvaluatorFailed("down".to_owned())),
+                502,
+            ),
+            (ApiError::IdempotencyMismatch, 422),
+            (ApiError::Timeout { secs: 1 }, 408),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error}");
+        }
+    }
+
+    #[test]
+    fn server_errors_hide_their_cause() {
+        let error = ApiError::Internal("password=hunter2 in connection string".to_owned());
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let report = response.extensions().get::<ErrorReport>().cloned();
+        let report = report.unwrap_or(ErrorReport {
+            code: "missing",
+            message: String::new(),
+        });
+        assert_eq!(report.code, "internal");
+        assert!(!report.message.contains("hunter2"), "{}", report.message);
+    }
+}
