@@ -324,7 +324,7 @@ async fn roles_reach_only_their_scope() {
     let server = TestServer::start().await;
     let id = evaluated(&server).await;
     let evaluation = format!("/api/aptus/v1/evaluations/{id}");
-    let cases: Vec<RoleCase> = vec![
+    let mut cases: Vec<RoleCase> = vec![
         (
             Method::GET,
             "/api/aptus/v1/clients".into(),
@@ -469,6 +469,33 @@ async fn roles_reach_only_their_scope() {
             ],
         ),
     ];
+    // Later rows reuse the body, so a 409 there means authorization passed.
+    cases.push((
+        Method::POST,
+        format!("{C1}/users"),
+        Some(json!({"user_id": "newbie", "role": "student"})),
+        [
+            ("root", 403),
+            ("prof", 403),
+            ("ana", 403),
+            ("prof_c2", 404),
+            ("padmin", 201),
+            ("cadmin", 409),
+        ],
+    ));
+    cases.push((
+        Method::POST,
+        format!("{C1}/evaluations/batch"),
+        Some(json!({"items": [submission("a1", "s8", "beto")]})),
+        [
+            ("root", 403),
+            ("padmin", 403),
+            ("cadmin", 403),
+            ("ana", 404),
+            ("prof_c2", 404),
+            ("prof", 202),
+        ],
+    ));
     for (method, path, body, expected) in cases {
         for (user, status) in expected {
             let (actual, response) = server
