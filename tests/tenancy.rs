@@ -81,6 +81,7 @@ async fn provisioning_creates_partner_tables(location: &TestLocation) {
         "submissions",
         "evaluations",
         "usage_events",
+        "idempotency_keys",
     ] {
         assert!(
             tables.iter().any(|t| t == table),

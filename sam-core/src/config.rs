@@ -87,6 +87,44 @@ impl Default for CacheSettings {
     }
 }
 
+/// HTTP server settings, read by `sam-server` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; the `--listen` flag overrides it.
+    pub listen: String,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects accepted in a JSON body.
+    pub max_json_depth: usize,
+    /// Time allowed for one request, in seconds; slower requests get 408.
+    pub request_timeout_secs: u64,
+    /// Time allowed for in-flight requests to finish after SIGINT or SIGTERM, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// Redis URL for the grading cache and the readiness check; no cache when unset.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key the server writes.
+    pub redis_prefix: String,
+    /// TOML file with the LLM router's providers and policies; without it
+    /// every submission is graded by the offline rubric scorer.
+    pub llm_router_file: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".to_owned(),
+            max_body_bytes: 1024 * 1024,
+            max_json_depth: 32,
+            request_timeout_secs: 120,
+            shutdown_grace_secs: 30,
+            redis_url: None,
+            redis_prefix: "sam".to_owned(),
+            llm_router_file: None,
+        }
+    }
+}
+
 /// The whole configuration shared by `samctl`, `sam-server` and embedders.
 /// Unknown keys are rejected, so a misspelt key is an error, not a silent default.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -106,6 +144,11 @@ pub struct SamConfig {
     pub llm: RouterConfig,
     /// Cache of graded results.
     pub cache: CacheSettings,
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Bearer token verification; the server rejects every token when unset,
+    /// so only API keys work.
+    pub auth: Option<crate::auth::TokenConfig>,
 }
 
 /// A configuration that could not be loaded.
@@ -279,6 +322,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn server_and_auth_sections_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = 4096\n\
+             redis_url = \"redis://127.0.0.1:6379\"\n\
+             [auth]\naudience = \"sam-api\"\nalgorithm = \"HS256\"\nsigning_kid = \"k1\"\n\
+             [[auth.keys]]\nkid = \"k1\"\nsecret_env = \"SAM_JWT_SECRET\"\n",
+        )
+        .unwrap();
+        let config = SamConfig::load_with_env(Some(&path), None, HashMap::new()).unwrap();
+        assert_eq!(config.server.listen, "0.0.0.0:9000");
+        assert_eq!(config.server.max_body_bytes, 4096);
+        assert_eq!(config.server.max_json_depth, 32);
+        let auth = config.auth.unwrap();
+        assert_eq!(auth.keys[0].secret_env.as_deref(), Some("SAM_JWT_SECRET"));
+        let secret = "s".repeat(40);
+        assert!(auth.build_verifier_with(|_| Some(secret.clone())).is_ok());
+    }
+
+    #[test]
+    fn unknown_server_key_is_named() {
+        let err =
+            SamConfig::load_with_env(None, None, env(&[("SAM_SERVER__LISTN", "127.0.0.1:1")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
     }
 
     #[test]

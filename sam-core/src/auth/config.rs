@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretSlice;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     AuthError, TokenAlgorithm, TokenSettings, TokenSigner, TokenVerifier, DEFAULT_ISSUER,
@@ -30,7 +30,7 @@ use super::{
 /// kid = "2026-06"
 /// public_key_file = "/etc/sam/jwt-2026-06.pub"
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
     /// The `iss` of issued tokens; `sam.v3.0` when not given.
@@ -54,7 +54,7 @@ pub struct TokenConfig {
 }
 
 /// One verification key, and for the signing key also its private half.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// The key id written to and matched against the token header's `kid`.

@@ -115,4 +115,27 @@ impl PartnerDb {
             .ok_or_else(|| TenancyError::not_found("assignment", assignment_id))?;
         decode_assignment(&row)
     }
+
+    /// Returns the user who created an assignment, or `None` when it was
+    /// created by an API key or an operator tool.
+    ///
+    /// # Errors
+    /// [`TenancyError::NotFound`] when the client has no such assignment.
+    pub async fn assignment_owner(
+        &self,
+        client_id: &str,
+        assignment_id: &str,
+    ) -> Result<Option<String>, TenancyError> {
+        let sql = format!(
+            "SELECT created_by FROM {} WHERE client_id = $1 AND assignment_id = $2",
+            self.tables.assignments
+        );
+        let row = sqlx::query(&sql)
+            .bind(client_id)
+            .bind(assignment_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| TenancyError::not_found("assignment", assignment_id))?;
+        Ok(row.try_get("created_by")?)
+    }
 }

@@ -384,14 +384,16 @@ impl PartnerDb {
         &self,
         filter: &EvaluationFilter,
     ) -> Result<Vec<Evaluation>, EvalError> {
+        // Placeholders are numbered by hand: sqlx's `QueryBuilder` writes `?`
+        // for the `Any` driver, which PostgreSQL rejects.
         let mut sql = format!(
             "SELECT {EVALUATION_COLUMNS} FROM {} WHERE 1 = 1",
             self.tables.evaluations
         );
         let mut values: Vec<String> = Vec::new();
-        let mut condition = |sql: &mut String, text: &str, value: String| {
+        let mut bind = |sql: &mut String, clause: &str, value: String| {
             values.push(value);
-            sql.push_str(&text.replace('?', &format!("${}", values.len())));
+            sql.push_str(&clause.replace('?', &format!("${}", values.len())));
         };
         let text_filters = [
             ("client_id", &filter.client_id),
@@ -401,18 +403,18 @@ impl PartnerDb {
         ];
         for (column, value) in text_filters {
             if let Some(value) = value {
-                condition(&mut sql, &format!(" AND {column} = ?"), value.clone());
+                bind(&mut sql, &format!(" AND {column} = ?"), value.clone());
             }
         }
         if let Some(status) = filter.status {
-            condition(&mut sql, " AND status = ?", status.as_str().to_owned());
+            bind(&mut sql, " AND status = ?", status.as_str().to_owned());
         }
         if let Some(after) = filter.after {
             let cursor = self.evaluation(after, filter.client_id.as_deref()).await?;
-            let at = encode_time(cursor.created_at);
-            condition(&mut sql, " AND (created_at > ?", at.clone());
-            condition(&mut sql, " OR (created_at = ?", at);
-            condition(&mut sql, " AND id > ?))", after.to_string());
+            let created = encode_time(cursor.created_at);
+            bind(&mut sql, " AND (created_at > ?", created.clone());
+            bind(&mut sql, " OR (created_at = ?", created);
+            bind(&mut sql, " AND id > ?))", after.to_string());
         }
         sql.push_str(" ORDER BY created_at, id");
         if let Some(limit) = filter.limit {

@@ -7,8 +7,10 @@
 //! connection's `search_path`.
 
 mod assignments;
+mod auth;
 mod clients;
 mod evaluations;
+mod idempotency;
 mod location;
 mod migrate;
 mod partners;
@@ -24,8 +26,10 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use tokio::sync::Mutex;
 
+pub use auth::PlatformAdmin;
 pub use evaluations::{EvaluationFilter, ReviewAction};
 pub(crate) use evaluations::{EvaluationRecord, Stored};
+pub use idempotency::IdempotencyClaim;
 pub use location::StoreLocation;
 pub use migrate::{MigrationState, MigrationStatus};
 pub(crate) use tables::Tables;

@@ -14,6 +14,9 @@ pub(crate) struct Tables {
     pub(crate) submissions: String,
     pub(crate) evaluations: String,
     pub(crate) usage_events: String,
+    pub(crate) api_keys: String,
+    pub(crate) platform_admins: String,
+    pub(crate) idempotency_keys: String,
 }
 
 impl Tables {
@@ -37,6 +40,9 @@ impl Tables {
             submissions: name("submissions"),
             evaluations: name("evaluations"),
             usage_events: name("usage_events"),
+            api_keys: name("api_keys"),
+            platform_admins: name("platform_admins"),
+            idempotency_keys: name("idempotency_keys"),
         }
     }
 }

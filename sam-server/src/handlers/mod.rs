@@ -1,0 +1,7 @@
+//! Request handlers, one file per resource.
+
+pub mod assignments;
+pub mod batch;
+pub mod evaluations;
+pub mod health;
+pub mod tenants;

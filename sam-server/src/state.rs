@@ -1,0 +1,134 @@
+//! The state every handler shares: store, engine, authenticator, metrics,
+//! batch jobs and limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sam_core::auth::Authenticator;
+use sam_core::engine::Engine;
+use sam_core::llm::Router;
+use sam_core::store::Store;
+
+use crate::jobs::Jobs;
+use crate::metrics::Metrics;
+
+/// Request limits applied by the middleware.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects in a JSON body.
+    pub max_json_depth: usize,
+    /// Time allowed for one request.
+    pub request_timeout: Duration,
+    /// Items evaluated at once in a batch job.
+    pub batch_concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_json_depth: 32,
+            request_timeout: Duration::from_secs(120),
+            batch_concurrency: 8,
+        }
+    }
+}
+
+/// Shared server state. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+    router: Option<Arc<Router>>,
+    redis: Option<redis::Client>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    engine: Engine,
+    authenticator: Authenticator,
+    metrics: Metrics,
+    jobs: Jobs,
+    limits: Limits,
+}
+
+impl AppState {
+    /// Builds the state from its parts, without an LLM router or Redis
+    /// server to report on.
+    pub fn new(
+        store: Store,
+        engine: Engine,
+        authenticator: Authenticator,
+        metrics: Metrics,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                authenticator,
+                metrics,
+                jobs: Jobs::default(),
+                limits,
+            }),
+            router: None,
+            redis: None,
+        }
+    }
+
+    /// Sets the LLM router whose breaker states the partner health reports.
+    #[must_use]
+    pub fn with_router(mut self, router: Arc<Router>) -> Self {
+        self.router = Some(router);
+        self
+    }
+
+    /// Sets the Redis server that `/readyz` checks.
+    #[must_use]
+    pub fn with_redis(mut self, client: redis::Client) -> Self {
+        self.redis = Some(client);
+        self
+    }
+
+    /// Returns the store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Returns the evaluation engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Returns the authenticator.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.inner.authenticator
+    }
+
+    /// Returns the metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Returns the batch jobs.
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
+    }
+
+    /// Returns the request limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Returns the LLM router, if the engine grades with one.
+    pub fn router(&self) -> Option<&Router> {
+        self.router.as_deref()
+    }
+
+    /// Returns the Redis client, if one is configured.
+    pub fn redis(&self) -> Option<&redis::Client> {
+        self.redis.as_ref()
+    }
+}
