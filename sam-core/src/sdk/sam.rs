@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chrono::SubsecRound as _;
 use uuid::Uuid;
 
 use super::grader::Grader;
@@ -231,7 +232,13 @@ impl Sam {
             .evaluate(&db, &client, &assignment, teacher, &submission)
             .await?;
         Ok(match outcome {
-            Outcome::Evaluated(evaluation) | Outcome::AlreadyEvaluated(evaluation) => evaluation,
+            Outcome::Evaluated(mut evaluation) => {
+                // The store keeps timestamps to the microsecond, so a new
+                // evaluation is returned as later reads will return it.
+                evaluation.created_at = evaluation.created_at.trunc_subsecs(6);
+                evaluation
+            }
+            Outcome::AlreadyEvaluated(evaluation) => evaluation,
         })
     }
 

@@ -213,10 +213,9 @@ async fn evaluate_returns_stored_evaluation_on_resubmit() {
         .await
         .unwrap();
     assert_eq!(again.id, first.id);
+    assert_eq!(again, first);
     let stored = sam.evaluation("p1", first.id).await.unwrap();
-    assert_eq!(stored.id, first.id);
-    assert_eq!(stored.score, first.score);
-    assert_eq!(stored.criteria, first.criteria);
+    assert_eq!(stored, first);
 }
 
 #[tokio::test]
