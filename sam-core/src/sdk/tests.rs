@@ -520,3 +520,82 @@ async fn two_handles_never_see_each_others_data() {
         .unwrap();
     assert_eq!(resubmitted.id, in_b.id);
 }
+
+/// Returns a configuration whose only provider is a self-hosted model on a
+/// loopback port that nothing listens on, tried once.
+fn unreachable_provider_config() -> SamConfig {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let mut config = SamConfig::default();
+    config
+        .llm
+        .providers
+        .push(crate::llm::provider_preset(crate::llm::LLAMA_SELF_HOSTED, Some(&url)).unwrap());
+    config.llm.retry.max_attempts_per_provider = 1;
+    config
+}
+
+#[test]
+fn describe_config_names_providers() {
+    let description = crate::engine::Engine::describe_config(&unreachable_provider_config());
+    assert!(
+        description.contains("llama_self_hosted (llama3.1:8b)"),
+        "{description}"
+    );
+    assert_eq!(
+        crate::engine::Engine::describe_config(&SamConfig::default()),
+        "offline rubric scorer"
+    );
+}
+
+#[tokio::test]
+async fn redis_cache_without_url_is_invalid_input() {
+    let home = tempfile::tempdir().unwrap();
+    let mut config = unreachable_provider_config();
+    config.cache.backend = crate::config::CacheBackendKind::Redis;
+    let err = Sam::builder()
+        .embedded(home.path())
+        .config(config)
+        .init(true)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "cache.redis_url"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn configured_router_falls_back_to_offline_scorer() {
+    let home = tempfile::tempdir().unwrap();
+    let sam = Sam::builder()
+        .embedded(home.path())
+        .config(unreachable_provider_config())
+        .init(true)
+        .build()
+        .await
+        .unwrap();
+    sam.create_partner(new_partner("p1")).await.unwrap();
+    sam.ensure_client("p1", new_client("c1")).await.unwrap();
+    sam.register_assignment("p1", "c1", assignment("a1", "Explain photosynthesis."))
+        .await
+        .unwrap();
+    let evaluation = sam
+        .evaluate("p1", "c1", None, submission("s1", "Plants make glucose."))
+        .await
+        .unwrap();
+    assert_eq!(evaluation.provider, "offline");
+    assert!(
+        evaluation
+            .flags
+            .iter()
+            .any(|flag| flag == crate::eval::FLAG_OFFLINE_FALLBACK),
+        "{:?}",
+        evaluation.flags
+    );
+}
