@@ -36,6 +36,10 @@ pub(crate) struct Score {
 impl Score {
     /// Builds the score of `evaluation` for the LMS user `user_id`: the
     /// score in force, and the teacher's comment when there is one.
+    ///
+    /// NOTE: SAM shows students only reviewed results, but whether the LMS
+    /// shows a `PendingManual` score and its comment to the student depends
+    /// on the LMS and its gradebook settings.
     pub(crate) fn of(evaluation: &Evaluation, user_id: &str) -> Self {
         let grading_progress = match evaluation.status {
             EvaluationStatus::Draft => "PendingManual",
