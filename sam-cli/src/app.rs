@@ -161,6 +161,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 _ => 1,
             };
         }
+        if let Some(err) = cause.downcast_ref::<sam_core::Error>() {
+            return sam_error_code(err);
+        }
         if cause
             .downcast_ref::<sam_core::config::ConfigError>()
             .is_some()
@@ -171,6 +174,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+fn sam_error_code(err: &sam_core::Error) -> u8 {
+    match err {
+        sam_core::Error::InvalidInput { .. } => EXIT_INVALID,
+        sam_core::Error::NotFound { .. } => EXIT_NOT_FOUND,
+        sam_core::Error::Conflict(_) | sam_core::Error::Forbidden(_) => EXIT_CONFLICT,
+        _ => 1,
+    }
 }
 
 fn tenancy_code(err: &TenancyError) -> u8 {
