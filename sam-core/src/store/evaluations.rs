@@ -5,9 +5,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::usage::insert_usage_event;
 use super::values::{decode_flag, decode_time, decode_uuid, encode_flag, encode_time};
 use super::PartnerDb;
 use crate::eval::{CriterionScore, EvalError, Evaluation, EvaluationStatus, Review};
+use crate::metering::UsageEvent;
 use crate::tenancy::{is_unique_violation, TenancyError};
 
 const EVALUATION_COLUMNS: &str = "id, client_id, assignment_id, submission_id, student_id, \
@@ -196,8 +198,9 @@ impl PartnerDb {
             .transpose()
     }
 
-    /// Writes the submission, its evaluation and the usage event that bills
-    /// it in one transaction, so a crash leaves all three or none.
+    /// Writes the submission, its evaluation, the usage event that bills it
+    /// and the event's daily rollup in one transaction, so a crash leaves
+    /// all of them or none.
     pub(crate) async fn store_evaluation(
         &self,
         record: EvaluationRecord<'_>,
@@ -271,35 +274,26 @@ impl PartnerDb {
             Err(err) => return Err(err.into()),
         }
 
-        let insert_usage = format!(
-            "INSERT INTO {} (id, idempotency_key, kind, occurred_at, local_day, client_id, user_id, \
-             assignment_id, evaluation_id, provider, model, input_tokens, cached_input_tokens, \
-             output_tokens, cost_nanos, cache_hit) \
-             VALUES ($1, $2, 'evaluation', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (idempotency_key) DO NOTHING",
-            self.tables.usage_events
-        );
-        sqlx::query(&insert_usage)
-            .bind(Uuid::now_v7().to_string())
-            .bind(format!(
+        let event = UsageEvent {
+            idempotency_key: format!(
                 "evaluation:{}:{}:{}",
                 e.client_id, e.assignment_id, e.submission_id
-            ))
-            .bind(encode_time(e.created_at))
-            .bind(&record.local_day)
-            .bind(&e.client_id)
-            .bind(record.user_id)
-            .bind(&e.assignment_id)
-            .bind(e.id.to_string())
-            .bind(&e.provider)
-            .bind(&e.model)
-            .bind(to_i64(e.input_tokens))
-            .bind(to_i64(e.cached_input_tokens))
-            .bind(to_i64(e.output_tokens))
-            .bind(e.cost_nanos)
-            .bind(encode_flag(e.cached))
-            .execute(&mut *tx)
-            .await?;
+            ),
+            kind: "evaluation".to_owned(),
+            occurred_at: e.created_at,
+            client_id: e.client_id.clone(),
+            user_id: record.user_id.map(str::to_owned),
+            assignment_id: Some(e.assignment_id.clone()),
+            evaluation_id: Some(e.id.to_string()),
+            provider: e.provider.clone(),
+            model: e.model.clone(),
+            input_tokens: e.input_tokens,
+            cached_input_tokens: e.cached_input_tokens,
+            output_tokens: e.output_tokens,
+            cost_nanos: e.cost_nanos,
+            cache_hit: e.cached,
+        };
+        insert_usage_event(&mut tx, &self.tables, &event, &record.local_day).await?;
         tx.commit().await?;
         Ok(Stored::New(e.clone()))
     }

@@ -9,10 +9,12 @@
 mod assignments;
 mod clients;
 mod evaluations;
+mod invoices;
 mod location;
 mod migrate;
 mod partners;
 mod tables;
+mod usage;
 pub(crate) mod values;
 
 use std::collections::HashMap;

@@ -14,6 +14,8 @@ pub(crate) struct Tables {
     pub(crate) submissions: String,
     pub(crate) evaluations: String,
     pub(crate) usage_events: String,
+    pub(crate) usage_daily: String,
+    pub(crate) invoices: String,
 }
 
 impl Tables {
@@ -37,6 +39,8 @@ impl Tables {
             submissions: name("submissions"),
             evaluations: name("evaluations"),
             usage_events: name("usage_events"),
+            usage_daily: name("usage_daily"),
+            invoices: name("invoices"),
         }
     }
 }
