@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
@@ -106,7 +106,9 @@ impl Billing {
         }
         let mut invoice = self.draft(&db, month, &closed).await?;
         invoice.status = InvoiceStatus::Closed;
-        invoice.closed_at = Some(now);
+        // Stored times keep microseconds; trim now so the returned invoice
+        // equals the stored one.
+        invoice.closed_at = Some(now.trunc_subsecs(6));
         match self.store.insert_closed_invoice(&invoice).await {
             Ok(()) => {}
             Err(TenancyError::AlreadyExists { .. }) => return Err(already()),

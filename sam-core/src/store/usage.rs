@@ -79,17 +79,19 @@ pub(crate) async fn insert_usage_event(
     if inserted == 0 {
         return Ok(false);
     }
+    // The bare table name qualifies the existing row's columns on both
+    // engines, even when `usage_daily` is schema-qualified.
     let upsert_rollup = format!(
         "INSERT INTO {} (local_day, client_id, provider, model, events, input_tokens, \
          cached_input_tokens, output_tokens, cost_nanos, cache_hits) \
          VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9) \
          ON CONFLICT (local_day, client_id, provider, model) DO UPDATE SET \
-         events = events + excluded.events, \
-         input_tokens = input_tokens + excluded.input_tokens, \
-         cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens, \
-         output_tokens = output_tokens + excluded.output_tokens, \
-         cost_nanos = cost_nanos + excluded.cost_nanos, \
-         cache_hits = cache_hits + excluded.cache_hits",
+         events = usage_daily.events + excluded.events, \
+         input_tokens = usage_daily.input_tokens + excluded.input_tokens, \
+         cached_input_tokens = usage_daily.cached_input_tokens + excluded.cached_input_tokens, \
+         output_tokens = usage_daily.output_tokens + excluded.output_tokens, \
+         cost_nanos = usage_daily.cost_nanos + excluded.cost_nanos, \
+         cache_hits = usage_daily.cache_hits + excluded.cache_hits",
         tables.usage_daily
     );
     sqlx::query(&upsert_rollup)
@@ -141,21 +143,26 @@ impl PartnerDb {
     /// A database error.
     pub async fn usage(&self, query: &UsageQuery) -> Result<UsageReport, TenancyError> {
         let key = query.group.column();
-        let mut builder = sqlx::QueryBuilder::<sqlx::Any>::new(format!(
-            "SELECT {key} AS key, {SUMMED} FROM {} WHERE local_day >= ",
+        // Placeholders are numbered by hand: sqlx's QueryBuilder writes `?`
+        // for the `Any` driver, which PostgreSQL rejects.
+        let client_filter = if query.client_id.is_some() {
+            " AND client_id = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {key} AS key, {SUMMED} FROM {} \
+             WHERE local_day >= $1 AND local_day <= $2{client_filter} \
+             GROUP BY {key} ORDER BY {key}",
             self.tables.usage_daily
-        ));
-        builder
-            .push_bind(query.range.from.to_string())
-            .push(" AND local_day <= ")
-            .push_bind(query.range.to.to_string());
+        );
+        let mut select = sqlx::query(&sql)
+            .bind(query.range.from.to_string())
+            .bind(query.range.to.to_string());
         if let Some(client_id) = &query.client_id {
-            builder
-                .push(" AND client_id = ")
-                .push_bind(client_id.clone());
+            select = select.bind(client_id.clone());
         }
-        builder.push(format!(" GROUP BY {key} ORDER BY {key}"));
-        let rows = builder.build().fetch_all(&self.pool).await?;
+        let rows = select.fetch_all(&self.pool).await?;
         let mut totals = UsageTotals::default();
         let mut report_rows = Vec::with_capacity(rows.len());
         for row in &rows {
