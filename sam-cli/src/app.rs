@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use sam_core::billing::BillingError;
 use sam_core::config::{LogFormat, SamConfig};
 use sam_core::eval::EvalError;
 use sam_core::store::{PartnerDb, Store, StoreLocation, StoreOptions};
@@ -137,6 +138,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evaluate(args) => commands::evaluate::run(&context, args).await,
         Command::Evaluation(command) => commands::evaluation::run(&context, command).await,
         Command::Demo(args) => commands::demo::run(&context, args).await,
+        Command::Usage(args) => commands::usage::run(&context, args).await,
+        Command::Billing(command) => commands::billing::run(&context, command).await,
     }
 }
 
@@ -145,6 +148,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(tenancy) = cause.downcast_ref::<TenancyError>() {
             return tenancy_code(tenancy);
+        }
+        if let Some(billing) = cause.downcast_ref::<BillingError>() {
+            return billing_code(billing);
         }
         if let Some(eval) = cause.downcast_ref::<EvalError>() {
             return match eval {
@@ -168,6 +174,21 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+fn billing_code(err: &BillingError) -> u8 {
+    match err {
+        BillingError::Tenancy(tenancy) => tenancy_code(tenancy),
+        BillingError::InvalidMonth { .. }
+        | BillingError::InvalidRange { .. }
+        | BillingError::InvalidTimeZone { .. }
+        | BillingError::InvalidPlan { .. }
+        | BillingError::MissingExchangeRate { .. } => EXIT_INVALID,
+        BillingError::MonthNotEnded { .. }
+        | BillingError::AlreadyClosed { .. }
+        | BillingError::CurrencyChanged { .. } => EXIT_CONFLICT,
+        _ => 1,
+    }
 }
 
 fn tenancy_code(err: &TenancyError) -> u8 {

@@ -1,10 +1,12 @@
 //! One module per `samctl` command group.
 
 pub mod assignment;
+pub mod billing;
 pub mod client;
 pub mod demo;
 pub mod evaluate;
 pub mod evaluation;
 pub mod partner;
 pub mod store;
+pub mod usage;
 pub mod user;
