@@ -46,8 +46,8 @@ fn request_usage() -> (TokenUsage, i64) {
 }
 
 /// The offline scorer, reporting the usage and cost of one paid model
-/// request, counting its calls, and closing `interrupt` (the store) on call
-/// `interrupt_on`, after answering but before the engine writes the result.
+/// request and counting its calls. When `interrupt` is `(n, store)`, call
+/// `n` closes the store after grading, before the engine writes the result.
 #[derive(Debug)]
 struct MeteredScorer {
     scorer: OfflineScorer,
@@ -174,7 +174,8 @@ async fn month_usage(
     .unwrap()
 }
 
-/// All usage from 2000 to 2100, read from the rollups.
+/// Returns all usage from 2000 to 2100, read from the rollups, after
+/// checking that the raw events have the same totals.
 async fn all_usage(db: &PartnerDb) -> UsageTotals {
     let range = sam_core::metering::DateRange::new(
         "2000-01-01".parse().unwrap(),
@@ -280,8 +281,8 @@ async fn interrupted_batch_billed_once(location: &TestLocation) {
     let assignment = add_assignment(&db, "c1").await;
     let batch = ["s1", "s2", "s3"];
 
-    // The store goes away on the second grading, after the model answered
-    // and before its result is written.
+    // The store closes during the second grading, after the model returned
+    // its result and before the result is written.
     let scorer = MeteredScorer::new(Some((2, store.clone())));
     let engine = Engine::new(scorer.clone());
     let mut failed = 0;

@@ -13,8 +13,8 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Returns `cell` made safe for a spreadsheet when the column always holds
-/// text, such as a name: any cell starting with `=`, `+`, `-`, `@`, a tab or
+/// Returns `cell` made safe for a spreadsheet when the column always
+/// contains text, such as a name: any cell starting with `=`, `+`, `-`, `@`, a tab or
 /// a carriage return gets a leading `'`, including one that looks like a
 /// number, so a client named `+1` stays the text `+1`.
 pub fn spreadsheet_text(cell: &str) -> std::borrow::Cow<'_, str> {

@@ -28,9 +28,9 @@ pub enum BillingCommand {
         #[arg(long)]
         platform: bool,
     },
-    /// Close a month that has ended: store its invoices, which never change
-    /// again; usage recorded for it later is billed as an adjustment on the
-    /// next open month
+    /// Close a month that has ended and store its invoices, which never
+    /// change again. Usage recorded for it later is billed as an adjustment
+    /// on the next open month
     Close {
         /// Billing month, YYYY-MM
         #[arg(long, value_name = "YYYY-MM")]

@@ -58,7 +58,7 @@ impl GroupArg {
     }
 }
 
-/// What a usage report covers.
+/// The partners, clients, days and grouping of a usage report.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Partner slug [default: every partner]

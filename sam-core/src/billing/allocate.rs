@@ -5,9 +5,9 @@ use rust_decimal::Decimal;
 
 /// Splits `total` among parts in proportion to `weights`, in whole
 /// smallest units of a currency with `decimals` decimal places, by the
-/// largest-remainder method: each part first gets the floor of its exact
-/// share, then the units left over go one each to the parts with the
-/// largest remainders, ties going to the earlier part. The parts add up
+/// largest-remainder method. Each part first gets the floor of its exact
+/// share. The units left over then go one each to the parts with the
+/// largest remainders, and ties go to the earlier part. The parts add up
 /// to `total` exactly.
 ///
 /// Returns `None` when every weight is zero and `total` is not, or when
@@ -25,6 +25,7 @@ pub(crate) fn allocate(total: Decimal, decimals: u32, weights: &[u128]) -> Optio
         return None;
     }
     let units = scaled.abs().to_u128()?;
+
     let mut shares = Vec::with_capacity(weights.len());
     let mut remainders = Vec::with_capacity(weights.len());
     let mut given: u128 = 0;

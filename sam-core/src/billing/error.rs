@@ -11,7 +11,7 @@ pub enum BillingError {
     InvalidMonth {
         /// The rejected text.
         value: String,
-        /// What a valid month looks like.
+        /// The expected form.
         reason: String,
     },
     /// A date range was malformed.
@@ -21,7 +21,7 @@ pub enum BillingError {
         from: String,
         /// Last day as given.
         to: String,
-        /// What is wrong.
+        /// The reason.
         reason: String,
     },
     /// A time zone name is not in the IANA database.
@@ -35,7 +35,7 @@ pub enum BillingError {
     InvalidPlan {
         /// The configuration key, such as `tiers.basic.markup_percent`.
         key: String,
-        /// What is wrong and what a valid value is.
+        /// The problem and the expected value.
         reason: String,
     },
     /// A CLP plan bills model cost but no exchange rate is configured.
@@ -87,7 +87,7 @@ pub enum BillingError {
     /// An amount or count does not fit its type.
     #[error("{what} overflowed")]
     Overflow {
-        /// What was computed.
+        /// The computed quantity.
         what: &'static str,
     },
     /// A storage error.

@@ -4,11 +4,11 @@
 //! Each line's amount is computed exactly and rounded once, half away from
 //! zero, to the currency's smallest unit (see [`Currency::round`]). The
 //! line is then split among the clients in whole smallest units by the
-//! largest-remainder method (see `allocate`): the base fee, the included
-//! allowance and the overage in proportion to each client's evaluations,
-//! and model cost and its markup in proportion to each client's provider
-//! cost. So every line's client parts, and every client's total, add up to
-//! the partner's total exactly.
+//! largest-remainder method (see `allocate`). The base fee, the included
+//! allowance and the overage are split in proportion to each client's
+//! evaluations. Model cost and its markup are split in proportion to each
+//! client's provider cost. So every line's client parts add up to the
+//! line, and the client totals add up to the partner's total exactly.
 
 use std::collections::BTreeMap;
 
@@ -26,7 +26,7 @@ use crate::metering::{nanos_to_usd, Month, UsageTotals};
 /// can contain parentheses.
 pub const UNALLOCATED_CLIENT: &str = "(unallocated)";
 
-/// What an invoice line bills.
+/// The kind of charge on an invoice line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
@@ -61,7 +61,7 @@ impl LineKind {
 /// One line of a partner's invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceLine {
-    /// What the line bills.
+    /// The kind of charge.
     pub kind: LineKind,
     /// A sentence explaining how the amount was computed.
     pub description: String,
@@ -135,8 +135,8 @@ impl InvoiceStatus {
     }
 }
 
-/// What the platform paid providers for the month's evaluations and what it
-/// kept. For super admins only: drop it with [`Invoice::without_platform`]
+/// The platform's provider cost for the month's evaluations and its margin.
+/// It is for super admins only, so drop it with [`Invoice::without_platform`]
 /// before showing an invoice to a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlatformEconomics {

@@ -2,7 +2,7 @@
 //! breakdown per client, closing months, and invoice exports.
 //!
 //! Money is [`rust_decimal::Decimal`] throughout. Provider cost is summed
-//! in integer nanos of USD and converted once per invoice line; each line
+//! in integer nanos of USD and converted once per invoice line. Each line
 //! is rounded once, half away from zero, to cents (USD) or whole pesos
 //! (CLP).
 

@@ -56,7 +56,7 @@ impl fmt::Display for Currency {
     }
 }
 
-/// How a plan bills the provider (model) cost of the evaluations.
+/// The billing rule for the provider (model) cost of the evaluations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelCost {
@@ -85,11 +85,11 @@ pub struct PricePlan {
 }
 
 impl PricePlan {
-    /// Returns the built-in plan of `tier`: USD, the partner's recorded
-    /// fee, and 2,000 / 10,000 / 30,000 / 200,000 evaluations included at
-    /// 0.10 / 0.08 / 0.06 / 0.04 USD per additional evaluation for basic /
-    /// standard / premium / enterprise. Model cost is included, except on
-    /// enterprise, which pays it at cost plus 20%.
+    /// Returns the built-in plan of `tier`, in USD with the partner's
+    /// recorded fee. Basic, standard, premium and enterprise include 2,000,
+    /// 10,000, 30,000 and 200,000 evaluations a month and charge 0.10,
+    /// 0.08, 0.06 and 0.04 USD per additional evaluation. Model cost is
+    /// included, except on enterprise, which pays it at cost plus 20%.
     pub fn built_in(tier: Tier) -> Self {
         let (included, price_cents, model_cost, markup) = match tier {
             Tier::Basic => (2_000, 10, ModelCost::Included, 0),
@@ -326,6 +326,71 @@ mod tests {
         config.tiers.standard.price_per_evaluation = Some(dec!(-0.01));
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("tiers.standard.price_per_evaluation"), "{err}");
+    }
+
+    fn partner(slug: &str, tier: Tier) -> Partner {
+        Partner {
+            id: uuid::Uuid::nil(),
+            slug: crate::tenancy::PartnerSlug::parse(slug).unwrap(),
+            name: slug.to_owned(),
+            tier,
+            status: crate::tenancy::SubscriptionStatus::Active,
+            monthly_fee: dec!(750),
+            daily_quota: 1,
+            strategy: crate::tenancy::LlmStrategy::CostOptimized,
+            time_zone: "America/Santiago".to_owned(),
+            provisioned: true,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn plan_layers_tier_then_partner() {
+        let mut config = BillingConfig::default();
+        config.tiers.standard.included_evaluations = Some(500);
+        config.tiers.standard.price_per_evaluation = Some(dec!(0.09));
+        config.partners.insert(
+            "aptus".to_owned(),
+            PlanSettings {
+                price_per_evaluation: Some(dec!(0.07)),
+                base_fee: Some(dec!(1200)),
+                ..PlanSettings::default()
+            },
+        );
+        let aptus = config.plan_for(&partner("aptus", Tier::Standard)).unwrap();
+        assert_eq!(aptus.included_evaluations, 500);
+        assert_eq!(aptus.price_per_evaluation, dec!(0.07));
+        assert_eq!(aptus.base_fee, dec!(1200));
+        let other = config.plan_for(&partner("other", Tier::Standard)).unwrap();
+        assert_eq!(other.price_per_evaluation, dec!(0.09));
+        assert_eq!(other.base_fee, dec!(750), "the partner's recorded fee");
+        let basic = config.plan_for(&partner("other", Tier::Basic)).unwrap();
+        assert_eq!(basic, {
+            let built_in = PricePlan::built_in(Tier::Basic);
+            ResolvedPlan {
+                tier: Tier::Basic,
+                currency: built_in.currency,
+                base_fee: dec!(750),
+                included_evaluations: built_in.included_evaluations,
+                price_per_evaluation: built_in.price_per_evaluation,
+                model_cost: built_in.model_cost,
+                markup_percent: built_in.markup_percent,
+                usd_to_clp: None,
+            }
+        });
+    }
+
+    #[test]
+    fn clp_at_cost_needs_exchange_rate() {
+        let mut config = BillingConfig::default();
+        config.tiers.enterprise.currency = Some(Currency::Clp);
+        let enterprise = partner("aptus", Tier::Enterprise);
+        let err = config.plan_for(&enterprise).unwrap_err();
+        assert!(matches!(err, BillingError::MissingExchangeRate { .. }), "{err}");
+        config.usd_to_clp = Some(dec!(950));
+        let plan = config.plan_for(&enterprise).unwrap();
+        assert_eq!(plan.usd_to_clp, Some(dec!(950)));
+        assert_eq!(plan.model_cost, ModelCost::AtCost);
     }
 
     #[test]

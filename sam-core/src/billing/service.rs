@@ -96,6 +96,7 @@ impl Billing {
                 ends_at: ends_at.to_rfc3339(),
             });
         }
+
         let already = || BillingError::AlreadyClosed {
             partner: slug.to_string(),
             month: month.to_string(),
@@ -175,10 +176,10 @@ impl Billing {
         compute_invoice(&header, &usage, &adjustments)
     }
 
-    /// Returns the corrections `month` carries: for each closed month
-    /// before it with no open month in between, the difference between its
-    /// invoice recomputed from today's rollups (with its own stored plan)
-    /// and what was billed for it, by its invoice and earlier adjustments.
+    /// Returns the corrections that `month` carries. They cover each closed
+    /// month before it with no open month in between. A correction is the
+    /// closed month's invoice recomputed from today's rollups, with its own
+    /// stored plan, minus what its invoice and earlier adjustments billed.
     async fn adjustments(
         &self,
         db: &PartnerDb,

@@ -27,7 +27,7 @@ pub fn nanos_to_usd(nanos: i64) -> Decimal {
 pub struct UsageEvent {
     /// Unique key of the action; recording the same key again changes nothing.
     pub idempotency_key: String,
-    /// What was billed, such as `evaluation`.
+    /// The kind of billed action, such as `evaluation`.
     pub kind: String,
     /// When the action happened.
     pub occurred_at: DateTime<Utc>,
@@ -162,7 +162,7 @@ pub struct UsageReport {
     pub totals: UsageTotals,
 }
 
-/// What a rebuild of the rollups found and wrote.
+/// The rollup totals before and after a rebuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RebuildSummary {
     /// Rollup totals before the rebuild.

@@ -163,6 +163,7 @@ impl PartnerDb {
             select = select.bind(client_id.clone());
         }
         let rows = select.fetch_all(&self.pool).await?;
+
         let mut totals = UsageTotals::default();
         let mut report_rows = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -222,8 +223,8 @@ impl PartnerDb {
     /// Recomputes every `usage_daily` row from the raw usage events in one
     /// transaction. On PostgreSQL it first takes a SHARE lock on the events
     /// table, so evaluations stored meanwhile wait for the rebuild instead
-    /// of being counted twice or lost; on SQLite the transaction holds the
-    /// database's single write lock from its first statement.
+    /// of being counted twice or lost. On SQLite the transaction takes the
+    /// database's single write lock with its first statement.
     ///
     /// # Errors
     /// A database error; the rollups are then unchanged.
