@@ -648,3 +648,32 @@ async fn rebuild_gives_identical_totals(location: &TestLocation) {
     );
 }
 on_both_stores!(rebuild_gives_identical_totals);
+
+async fn rebuild_during_writes_stays_exact(location: &TestLocation) {
+    let store = location.init().await;
+    store
+        .create_partner(partner("aptus", Tier::Basic))
+        .await
+        .unwrap();
+    let db = store
+        .partner_db(&PartnerSlug::parse("aptus").unwrap())
+        .await
+        .unwrap();
+    add_client(&db, "c1").await;
+    let writer_db = db.clone();
+    let writer = tokio::spawn(async move {
+        for n in 0..150 {
+            let e = event(&format!("w{n}"), "c1", "2026-03-05T15:00:00Z", 7);
+            assert!(writer_db.record_usage(&e).await.unwrap());
+        }
+    });
+    for _ in 0..5 {
+        db.rebuild_usage_rollups().await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    let totals = all_usage(&db).await;
+    assert_eq!(totals.events, 150);
+    assert_eq!(totals.cost_nanos, 150 * 7);
+}
+on_both_stores!(rebuild_during_writes_stays_exact);

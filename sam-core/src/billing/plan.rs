@@ -386,7 +386,10 @@ mod tests {
         config.tiers.enterprise.currency = Some(Currency::Clp);
         let enterprise = partner("aptus", Tier::Enterprise);
         let err = config.plan_for(&enterprise).unwrap_err();
-        assert!(matches!(err, BillingError::MissingExchangeRate { .. }), "{err}");
+        assert!(
+            matches!(err, BillingError::MissingExchangeRate { .. }),
+            "{err}"
+        );
         config.usd_to_clp = Some(dec!(950));
         let plan = config.plan_for(&enterprise).unwrap();
         assert_eq!(plan.usd_to_clp, Some(dec!(950)));

@@ -152,6 +152,9 @@ impl Billing {
         let names = client_names(db).await?;
         let usage = client_usage(db, month, &names).await?;
         let adjustments = self.adjustments(db, month, closed, &names).await?;
+        // NOTE: adjustments are never converted between currencies, so a
+        // partner whose plan changed currency gets no draft while a closed
+        // month in the old currency still needs an adjustment.
         for adjustment in &adjustments {
             let closed_currency = closed
                 .iter()

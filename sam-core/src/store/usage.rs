@@ -223,17 +223,21 @@ impl PartnerDb {
     /// Recomputes every `usage_daily` row from the raw usage events in one
     /// transaction. On PostgreSQL it first takes a SHARE lock on the events
     /// table, so evaluations stored meanwhile wait for the rebuild instead
-    /// of being counted twice or lost. On SQLite the transaction takes the
-    /// database's single write lock with its first statement.
+    /// of being counted twice or lost. On SQLite the transaction first takes
+    /// the database's single write lock, with the same effect.
     ///
     /// # Errors
     /// A database error; the rollups are then unchanged.
     pub async fn rebuild_usage_rollups(&self) -> Result<RebuildSummary, TenancyError> {
         let mut tx = self.pool.begin().await?;
-        if tx.backend_name() == "PostgreSQL" {
-            let lock = format!("LOCK TABLE {} IN SHARE MODE", self.tables.usage_events);
-            sqlx::query(&lock).execute(&mut *tx).await?;
-        }
+        let lock = if tx.backend_name() == "PostgreSQL" {
+            format!("LOCK TABLE {} IN SHARE MODE", self.tables.usage_events)
+        } else {
+            // A write statement, even one that matches no row, makes SQLite
+            // take its write lock before the totals below are read.
+            format!("DELETE FROM {} WHERE 1 = 0", self.tables.usage_daily)
+        };
+        sqlx::query(&lock).execute(&mut *tx).await?;
         let before = self.rollup_totals(&mut tx).await?;
         let delete = format!("DELETE FROM {}", self.tables.usage_daily);
         sqlx::query(&delete).execute(&mut *tx).await?;
