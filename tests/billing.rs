@@ -418,6 +418,7 @@ async fn invoice_clients_sum_to_total(location: &TestLocation) {
     }
     let billing =
         Billing::new(store.clone(), at_cost_config("aptus", Decimal::new(175, 1))).unwrap();
+
     let invoice = billing
         .invoice(&slug, "2026-02".parse().unwrap())
         .await
@@ -431,6 +432,7 @@ async fn invoice_clients_sum_to_total(location: &TestLocation) {
         .find(|l| l.kind == LineKind::Overage)
         .unwrap();
     assert_eq!(overage.amount.to_string(), "1.80", "18 beyond 10 at 0.10");
+
     let client_total: Decimal = invoice.clients.iter().map(|c| c.total).sum();
     assert_eq!(client_total, invoice.total);
     let line_total: Decimal = invoice.lines.iter().map(|l| l.amount).sum();

@@ -238,6 +238,7 @@ impl PartnerDb {
             format!("DELETE FROM {} WHERE 1 = 0", self.tables.usage_daily)
         };
         sqlx::query(&lock).execute(&mut *tx).await?;
+
         let before = self.rollup_totals(&mut tx).await?;
         let delete = format!("DELETE FROM {}", self.tables.usage_daily);
         sqlx::query(&delete).execute(&mut *tx).await?;
@@ -255,6 +256,7 @@ impl PartnerDb {
             .rows_affected();
         let after = self.rollup_totals(&mut tx).await?;
         tx.commit().await?;
+
         tracing::info!(
             partner = %self.partner.slug,
             rows,
