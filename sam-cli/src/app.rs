@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use sam_core::billing::BillingError;
 use sam_core::config::{LogFormat, SamConfig};
 use sam_core::eval::EvalError;
 use sam_core::store::{PartnerDb, Store, StoreLocation, StoreOptions};
@@ -140,6 +141,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(args) => commands::login::login(&context, args).await,
         Command::Logout => commands::login::logout(&context).await,
         Command::Whoami => commands::login::whoami(&context).await,
+        Command::Usage(args) => commands::usage::run(&context, args).await,
+        Command::Billing(command) => commands::billing::run(&context, command).await,
     }
 }
 
@@ -148,6 +151,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(tenancy) = cause.downcast_ref::<TenancyError>() {
             return tenancy_code(tenancy);
+        }
+        if let Some(billing) = cause.downcast_ref::<BillingError>() {
+            return billing_code(billing);
         }
         if let Some(eval) = cause.downcast_ref::<EvalError>() {
             return match eval {
@@ -181,6 +187,21 @@ fn sam_error_code(err: &sam_core::Error) -> u8 {
         sam_core::Error::InvalidInput { .. } => EXIT_INVALID,
         sam_core::Error::NotFound { .. } => EXIT_NOT_FOUND,
         sam_core::Error::Conflict(_) | sam_core::Error::Forbidden(_) => EXIT_CONFLICT,
+        _ => 1,
+    }
+}
+
+fn billing_code(err: &BillingError) -> u8 {
+    match err {
+        BillingError::Tenancy(tenancy) => tenancy_code(tenancy),
+        BillingError::InvalidMonth { .. }
+        | BillingError::InvalidRange { .. }
+        | BillingError::InvalidTimeZone { .. }
+        | BillingError::InvalidPlan { .. }
+        | BillingError::MissingExchangeRate { .. } => EXIT_INVALID,
+        BillingError::MonthNotEnded { .. }
+        | BillingError::AlreadyClosed { .. }
+        | BillingError::CurrencyChanged { .. } => EXIT_CONFLICT,
         _ => 1,
     }
 }

@@ -121,6 +121,11 @@ pub enum Command {
     Logout,
     /// Show the server and credential samctl is logged in with
     Whoami,
+    /// Report usage by day, client, model or provider, or rebuild the usage rollups
+    Usage(crate::commands::usage::UsageArgs),
+    /// Preview, close and export monthly invoices
+    #[command(subcommand)]
+    Billing(crate::commands::billing::BillingCommand),
 }
 
 /// The partner selector shared by tenant-scoped commands.
@@ -360,6 +365,59 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("gold"));
+    }
+
+    #[test]
+    fn usage_parses_month_and_grouping() {
+        let cli = Cli::try_parse_from([
+            "samctl", "usage", "-p", "aptus", "--month", "2026-03", "--by", "client",
+        ])
+        .unwrap();
+        let Command::Usage(args) = cli.command else {
+            panic!("not a usage command");
+        };
+        assert!(args.command.is_none());
+        assert_eq!(args.report.month.as_deref(), Some("2026-03"));
+        assert_eq!(args.report.by, crate::commands::usage::GroupArg::Client);
+    }
+
+    #[test]
+    fn usage_month_conflicts_with_range() {
+        let err = Cli::try_parse_from([
+            "samctl",
+            "usage",
+            "--month",
+            "2026-03",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-02",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("--month"), "{err}");
+        let err = Cli::try_parse_from(["samctl", "usage", "--from", "2026-03-01"]).unwrap_err();
+        assert!(err.to_string().contains("--to"), "{err}");
+    }
+
+    #[test]
+    fn usage_rebuild_parses() {
+        let cli =
+            Cli::try_parse_from(["samctl", "usage", "rebuild", "--partner", "aptus"]).unwrap();
+        let Command::Usage(args) = cli.command else {
+            panic!("not a usage command");
+        };
+        assert!(args.command.is_some());
+    }
+
+    #[test]
+    fn billing_export_needs_format() {
+        let err =
+            Cli::try_parse_from(["samctl", "billing", "export", "--month", "2026-03"]).unwrap_err();
+        assert!(err.to_string().contains("--format"), "{err}");
+        let cli =
+            Cli::try_parse_from(["samctl", "billing", "close", "--month", "2026-03", "--yes"])
+                .unwrap();
+        assert!(matches!(cli.command, Command::Billing(_)));
     }
 
     #[test]

@@ -530,3 +530,150 @@ fn unknown_provider_preset_is_usage_error() {
     assert_eq!(code(&output), 2, "{}", stderr(&output));
     assert!(stderr(&output).contains("gpt5"));
 }
+
+/// The current month in America/Santiago, the default partner time zone.
+fn this_month() -> String {
+    let zone = sam_core::metering::parse_zone("America/Santiago").unwrap();
+    sam_core::metering::Month::of_time(chrono::Utc::now(), zone).to_string()
+}
+
+#[test]
+fn usage_and_billing_through_cli() {
+    let sam = Sam::new();
+    sam.provision();
+    let answers = sam.file(
+        "answers.jsonl",
+        b"{\"id\":\"s1\",\"student_id\":\"st1\",\"text\":\"a value in memory\"}\n\
+          {\"id\":\"s2\",\"student_id\":\"st2\",\"text\":\"a named place\"}\n",
+    );
+    for _ in 0..2 {
+        sam.ok(&[
+            "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &answers, "-q",
+        ]);
+    }
+    let month = this_month();
+    let usage = sam.json(&["usage", "-p", "p1", "--month", &month, "--by", "client"]);
+    assert_eq!(usage["totals"]["events"], 2, "{usage}");
+    assert_eq!(usage["reports"][0]["rows"][0]["key"], "c1");
+    let table = sam.ok(&["usage", "--month", &month]);
+    assert!(table.contains("total"), "{table}");
+
+    let invoice = sam.json(&["billing", "preview", "-p", "p1", "--month", &month]);
+    assert_eq!(invoice["status"], "draft");
+    assert_eq!(invoice["evaluations"], 2);
+    assert_eq!(
+        invoice["total"], "500.00",
+        "basic tier fee, 2 of 2000 included"
+    );
+    assert!(invoice.get("platform").is_none(), "{invoice}");
+    let with_platform = sam.json(&[
+        "billing",
+        "preview",
+        "-p",
+        "p1",
+        "--month",
+        &month,
+        "--platform",
+    ]);
+    assert!(with_platform.get("platform").is_some());
+
+    let unconfirmed = sam.run(&["billing", "close", "--month", "2026-01"]);
+    assert_eq!(code(&unconfirmed), 2, "{}", stderr(&unconfirmed));
+    assert!(stderr(&unconfirmed).contains("--yes"));
+    let open = sam.run(&["billing", "close", "--month", &month, "-p", "p1", "--yes"]);
+    assert_eq!(code(&open), 4, "{}", stderr(&open));
+    assert!(stderr(&open).contains("has not ended"), "{}", stderr(&open));
+    sam.ok(&["billing", "close", "--month", "2026-01", "--yes"]);
+    let twice = sam.run(&[
+        "billing", "close", "--month", "2026-01", "-p", "p1", "--yes",
+    ]);
+    assert_eq!(code(&twice), 4, "{}", stderr(&twice));
+    let bad_month = sam.run(&["billing", "preview", "-p", "p1", "--month", "2026-13"]);
+    assert_eq!(code(&bad_month), 2);
+
+    let rebuilt = sam.json(&["usage", "rebuild", "-p", "p1"]);
+    assert_eq!(rebuilt["before"], rebuilt["after"]);
+    assert_eq!(rebuilt["after"]["events"], 2);
+}
+
+#[test]
+fn billing_export_csv_is_spreadsheet_safe() {
+    let sam = Sam::new();
+    sam.provision();
+    let hostile_partner = "=HYPERLINK(\"http://x\",\"y\")";
+    sam.ok(&[
+        "partner",
+        "create",
+        "p2",
+        "--name",
+        hostile_partner,
+        "--tier",
+        "basic",
+    ]);
+    // Names reject control characters, so the tab-prefixed formula is
+    // covered by the unit test of the CSV writer.
+    let hostile_clients = [("c1", "@SUM(1+1)"), ("c2", "+1"), ("c3", "-2+3")];
+    for (id, name) in hostile_clients {
+        let name_arg = format!("--name={name}");
+        sam.ok(&[
+            "client", "create", "-p", "p2", id, &name_arg, "--type", "k12",
+        ]);
+    }
+    let assignment = sam.file(
+        "a2.toml",
+        b"id = \"a1\"\nprompt = \"What is a variable?\"\nmax_points = 5\nlanguage = \"en\"\n",
+    );
+    let answers = sam.file(
+        "answers.jsonl",
+        b"{\"id\":\"s1\",\"student_id\":\"st1\",\"text\":\"a value in memory\"}\n",
+    );
+    for (id, _) in hostile_clients {
+        sam.ok(&[
+            "assignment",
+            "create",
+            "-p",
+            "p2",
+            "-c",
+            id,
+            "--file",
+            &assignment,
+        ]);
+        sam.ok(&[
+            "evaluate", "-p", "p2", "-c", id, "-a", "a1", "--file", &answers, "-q",
+        ]);
+    }
+    let out = sam.home.path().join("invoices.csv");
+    sam.ok(&[
+        "billing",
+        "export",
+        "--month",
+        &this_month(),
+        "--format",
+        "csv",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let p2: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[0] == "p2").collect();
+    assert!(!p2.is_empty());
+    for row in &p2 {
+        assert_eq!(&row[1], format!("'{hostile_partner}"));
+    }
+    for (id, name) in hostile_clients {
+        let client_rows: Vec<_> = p2.iter().filter(|r| &r[6] == id).collect();
+        assert!(!client_rows.is_empty(), "{id}");
+        for row in client_rows {
+            assert_eq!(&row[7], format!("'{name}"), "{id}");
+        }
+    }
+    let total = p2
+        .iter()
+        .find(|r| &r[5] == "partner" && &r[8] == "total")
+        .unwrap();
+    assert_eq!(&total[13], "500.00");
+    assert!(
+        rows.iter().any(|r| &r[0] == "p1"),
+        "every partner is exported"
+    );
+}

@@ -149,6 +149,8 @@ pub struct SamConfig {
     /// Bearer token verification; the server rejects every token when unset,
     /// so only API keys work.
     pub auth: Option<crate::auth::TokenConfig>,
+    /// Price plans and exchange rate of invoices.
+    pub billing: crate::billing::BillingConfig,
 }
 
 /// A configuration that could not be loaded.
@@ -252,7 +254,30 @@ impl SamConfig {
              # Submissions graded at once in a batch.\n\
              concurrency = {concurrency}\n\
              # Largest submission accepted, in bytes.\n\
-             max_submission_bytes = {max_bytes}\n",
+             max_submission_bytes = {max_bytes}\n\
+             \n\
+             [billing]\n\
+             # Chilean pesos per US dollar, for CLP plans that bill model cost at cost.\n\
+             # usd_to_clp = \"950\"\n\
+             #\n\
+             # Each tier has a built-in plan (USD; the partner's recorded monthly fee;\n\
+             # 2000/10000/30000/200000 evaluations included and 0.10/0.08/0.06/0.04 per\n\
+             # further evaluation for basic/standard/premium/enterprise; model cost\n\
+             # included, except enterprise: at cost plus 20%). Any key below changes it.\n\
+             # Amounts are decimal strings. Invoice lines are rounded once, half away\n\
+             # from zero, to cents (USD) or whole pesos (CLP).\n\
+             # [billing.tiers.basic]\n\
+             # currency = \"USD\"                 # USD or CLP\n\
+             # base_fee = \"500\"                 # unset: the partner's recorded monthly fee\n\
+             # included_evaluations = 2000        # per month\n\
+             # price_per_evaluation = \"0.10\"     # each evaluation beyond the included ones\n\
+             # model_cost = \"included\"          # or \"at_cost\"\n\
+             # markup_percent = \"0\"             # on model cost billed at cost\n\
+             #\n\
+             # A partner's plan overrides any of those keys, by partner slug:\n\
+             # [billing.partners.aptus]\n\
+             # currency = \"CLP\"\n\
+             # base_fee = \"450000\"\n",
             concurrency = defaults.evaluation.concurrency,
             max_bytes = defaults.evaluation.max_submission_bytes,
         )
@@ -352,6 +377,46 @@ mod tests {
             SamConfig::load_with_env(None, None, env(&[("SAM_SERVER__LISTN", "127.0.0.1:1")]))
                 .unwrap_err();
         assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn billing_plans_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[billing]\nusd_to_clp = \"943.5\"\n\
+             [billing.tiers.basic]\ncurrency = \"CLP\"\nincluded_evaluations = 50\n\
+             price_per_evaluation = \"90\"\nmodel_cost = \"at_cost\"\nmarkup_percent = \"15\"\n\
+             [billing.partners.aptus]\nbase_fee = \"1200.50\"\n",
+        )
+        .unwrap();
+        let config = SamConfig::load_with_env(
+            Some(&path),
+            None,
+            env(&[("SAM_BILLING__TIERS__PREMIUM__PRICE_PER_EVALUATION", "0.07")]),
+        )
+        .unwrap();
+        let billing = &config.billing;
+        assert_eq!(billing.usd_to_clp.unwrap().to_string(), "943.5");
+        let basic = &billing.tiers.basic;
+        assert_eq!(basic.currency, Some(crate::billing::Currency::Clp));
+        assert_eq!(basic.included_evaluations, Some(50));
+        assert_eq!(basic.markup_percent.unwrap().to_string(), "15");
+        let premium = billing.tiers.premium.price_per_evaluation.unwrap();
+        assert_eq!(premium.to_string(), "0.07");
+        let aptus = &billing.partners["aptus"];
+        assert_eq!(aptus.base_fee.unwrap().to_string(), "1200.50");
+        assert_eq!(aptus.currency, None);
+    }
+
+    #[test]
+    fn unknown_billing_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[billing.partners.aptus]\nbase_fe = \"1\"\n").unwrap();
+        let err = SamConfig::load_with_env(Some(&path), None, HashMap::new()).unwrap_err();
+        assert!(err.to_string().contains("base_fe"), "{err}");
     }
 
     #[test]

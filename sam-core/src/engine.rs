@@ -224,7 +224,7 @@ impl Engine {
 /// Returns the partner-local calendar day of `time`, as `YYYY-MM-DD`.
 fn local_day(db: &PartnerDb, time: chrono::DateTime<Utc>) -> String {
     match db.partner().time_zone.parse::<chrono_tz::Tz>() {
-        Ok(zone) => time.with_timezone(&zone).format("%Y-%m-%d").to_string(),
+        Ok(zone) => crate::metering::local_day(time, zone).to_string(),
         Err(_) => time.format("%Y-%m-%d").to_string(),
     }
 }

@@ -13,6 +13,18 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Returns `cell` made safe for a spreadsheet when the column always
+/// contains text, such as a name: any cell starting with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return gets a leading `'`, including one that looks like a
+/// number, so a client named `+1` stays the text `+1`.
+pub fn spreadsheet_text(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// Returns whether `text` is a plain decimal number: optional sign, digits,
 /// optional fraction. Exponents and thousands separators are not numbers here.
 fn is_plain_number(text: &str) -> bool {
@@ -50,6 +62,15 @@ mod tests {
         for cell in ["-12.50", "12.50", "0", "-3", "+4", "100"] {
             assert_eq!(spreadsheet_safe(cell), cell, "{cell:?}");
         }
+    }
+
+    #[test]
+    fn text_cells_prefix_number_lookalikes() {
+        for cell in ["+1", "-12.50", "=1", "@x", "\t=1+1"] {
+            assert_eq!(spreadsheet_text(cell), format!("'{cell}"), "{cell:?}");
+        }
+        assert_eq!(spreadsheet_text("12"), "12");
+        assert_eq!(spreadsheet_text("Colegio"), "Colegio");
     }
 
     #[test]

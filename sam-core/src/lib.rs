@@ -98,6 +98,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod billing;
 pub mod cache;
 pub mod config;
 pub mod engine;
@@ -106,6 +107,7 @@ pub mod eval;
 pub mod export;
 pub mod limits;
 pub mod llm;
+pub mod metering;
 mod sdk;
 pub mod store;
 pub mod tenancy;

@@ -1,6 +1,7 @@
 //! One module per `samctl` command group.
 
 pub mod assignment;
+pub mod billing;
 pub mod client;
 pub mod demo;
 pub mod evaluate;
@@ -8,4 +9,5 @@ pub mod evaluation;
 pub mod login;
 pub mod partner;
 pub mod store;
+pub mod usage;
 pub mod user;

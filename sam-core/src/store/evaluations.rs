@@ -5,9 +5,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::usage::insert_usage_event;
 use super::values::{decode_flag, decode_time, decode_uuid, encode_flag, encode_time, values_list};
 use super::{PartnerDb, Tables};
 use crate::eval::{CriterionScore, EvalError, Evaluation, EvaluationStatus, Review};
+use crate::metering::UsageEvent;
 use crate::tenancy::TenancyError;
 
 const EVALUATION_COLUMNS: &str = "id, client_id, assignment_id, submission_id, student_id, \
@@ -150,8 +152,32 @@ pub(crate) enum Stored {
     Existing(Evaluation),
 }
 
+/// Returns the usage event that bills an evaluation.
+fn usage_event(e: &Evaluation, user_id: Option<&str>) -> UsageEvent {
+    UsageEvent {
+        idempotency_key: format!(
+            "evaluation:{}:{}:{}",
+            e.client_id, e.assignment_id, e.submission_id
+        ),
+        kind: "evaluation".to_owned(),
+        occurred_at: e.created_at,
+        client_id: e.client_id.clone(),
+        user_id: user_id.map(str::to_owned),
+        assignment_id: Some(e.assignment_id.clone()),
+        evaluation_id: Some(e.id.to_string()),
+        provider: e.provider.clone(),
+        model: e.model.clone(),
+        input_tokens: e.input_tokens,
+        cached_input_tokens: e.cached_input_tokens,
+        output_tokens: e.output_tokens,
+        cost_nanos: e.cost_nanos,
+        cache_hit: e.cached,
+    }
+}
+
 /// Writes a group of evaluations, each with its submission and usage event,
-/// in the caller's transaction, as three multi-row inserts. Returns, per
+/// in the caller's transaction: the submissions and evaluations as two
+/// multi-row inserts, then each new evaluation's usage event and rollup. Returns, per
 /// record, whether it was written (`true`) or its submission already had an
 /// evaluation, from another writer or earlier in the same group (`false`).
 pub(crate) async fn insert_evaluations(
@@ -240,44 +266,16 @@ pub(crate) async fn insert_evaluations(
         .map(|r| inserted.contains(&r.evaluation.id.to_string()))
         .collect();
 
-    let billable: Vec<&EvaluationRecord> = records
-        .iter()
-        .zip(&written)
-        .filter_map(|(record, written)| written.then_some(record))
-        .collect();
-    if !billable.is_empty() {
-        let sql = format!(
-            "INSERT INTO {} (id, idempotency_key, kind, occurred_at, local_day, client_id, user_id, \
-             assignment_id, evaluation_id, provider, model, input_tokens, cached_input_tokens, \
-             output_tokens, cost_nanos, cache_hit) VALUES {} ON CONFLICT (idempotency_key) DO NOTHING",
-            tables.usage_events,
-            values_list(billable.len(), 16)
-        );
-        let mut usage = sqlx::query(&sql).persistent(false);
-        for record in billable {
-            let e = &record.evaluation;
-            usage = usage
-                .bind(Uuid::now_v7().to_string())
-                .bind(format!(
-                    "evaluation:{}:{}:{}",
-                    e.client_id, e.assignment_id, e.submission_id
-                ))
-                .bind("evaluation")
-                .bind(encode_time(e.created_at))
-                .bind(&record.local_day)
-                .bind(&e.client_id)
-                .bind(record.user_id.as_deref())
-                .bind(&e.assignment_id)
-                .bind(e.id.to_string())
-                .bind(&e.provider)
-                .bind(&e.model)
-                .bind(to_i64(e.input_tokens))
-                .bind(to_i64(e.cached_input_tokens))
-                .bind(to_i64(e.output_tokens))
-                .bind(e.cost_nanos)
-                .bind(encode_flag(e.cached));
+    for (record, written) in records.iter().zip(&written) {
+        if *written {
+            insert_usage_event(
+                conn,
+                tables,
+                &usage_event(&record.evaluation, record.user_id.as_deref()),
+                &record.local_day,
+            )
+            .await?;
         }
-        usage.execute(&mut *conn).await?;
     }
     Ok(written)
 }
@@ -328,9 +326,10 @@ impl PartnerDb {
             .transpose()
     }
 
-    /// Writes the submission, its evaluation and the usage event that bills
-    /// it in one transaction, so a crash leaves all three or none.
-    /// Concurrent calls for one partner share a transaction (see [`super::writer`]).
+    /// Writes the submission, its evaluation, the usage event that bills it
+    /// and the event's daily rollup in one transaction, so a crash leaves
+    /// all of them or none. Concurrent calls for one partner share a
+    /// transaction (see [`super::writer`]).
     pub(crate) async fn store_evaluation(
         &self,
         record: EvaluationRecord,

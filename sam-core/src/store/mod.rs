@@ -11,10 +11,12 @@ mod auth;
 mod clients;
 mod evaluations;
 mod idempotency;
+mod invoices;
 mod location;
 mod migrate;
 mod partners;
 mod tables;
+mod usage;
 pub(crate) mod values;
 mod writer;
 

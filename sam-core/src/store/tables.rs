@@ -17,6 +17,8 @@ pub(crate) struct Tables {
     pub(crate) api_keys: String,
     pub(crate) platform_admins: String,
     pub(crate) idempotency_keys: String,
+    pub(crate) usage_daily: String,
+    pub(crate) invoices: String,
 }
 
 impl Tables {
@@ -43,6 +45,8 @@ impl Tables {
             api_keys: name("api_keys"),
             platform_admins: name("platform_admins"),
             idempotency_keys: name("idempotency_keys"),
+            usage_daily: name("usage_daily"),
+            invoices: name("invoices"),
         }
     }
 }

@@ -1,0 +1,187 @@
+//! `samctl usage`: usage reports from the daily rollups, and their rebuild.
+
+use std::process::ExitCode;
+
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use sam_core::metering::{
+    nanos_to_usd, parse_zone, DateRange, Month, UsageGroup, UsageQuery, UsageReport, UsageTotals,
+};
+use sam_core::store::Store;
+use sam_core::tenancy::PartnerSlug;
+use serde::Serialize;
+
+use crate::app::Context;
+use crate::cli::PartnerArg;
+use crate::output::{self, Listing};
+
+/// Options of `samctl usage`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct UsageArgs {
+    #[command(subcommand)]
+    pub command: Option<UsageCommand>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Recompute a partner's daily usage rollups from its raw usage events
+    Rebuild {
+        #[command(flatten)]
+        partner: PartnerArg,
+    },
+}
+
+/// The dimension of the report's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupArg {
+    /// One row per partner-local day
+    Day,
+    /// One row per client
+    Client,
+    /// One row per model
+    Model,
+    /// One row per provider
+    Provider,
+}
+
+impl GroupArg {
+    fn group(self) -> UsageGroup {
+        match self {
+            Self::Day => UsageGroup::Day,
+            Self::Client => UsageGroup::Client,
+            Self::Model => UsageGroup::Model,
+            Self::Provider => UsageGroup::Provider,
+        }
+    }
+}
+
+/// The partners, clients, days and grouping of a usage report.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Partner slug [default: every partner]
+    #[arg(long, short = 'p', value_name = "SLUG")]
+    pub partner: Option<String>,
+    /// Only this client's usage
+    #[arg(long, short = 'c', value_name = "CLIENT_ID", requires = "partner")]
+    pub client: Option<String>,
+    /// First partner-local day, YYYY-MM-DD
+    #[arg(long, value_name = "DATE", requires = "to", conflicts_with = "month")]
+    pub from: Option<NaiveDate>,
+    /// Last partner-local day, included, YYYY-MM-DD
+    #[arg(long, value_name = "DATE", requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// A whole month, YYYY-MM [default: the current month in each partner's time zone]
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: Option<String>,
+    /// The dimension of the rows
+    #[arg(long, value_enum, default_value_t = GroupArg::Day)]
+    pub by: GroupArg,
+}
+
+/// One partner's report, as printed in JSON.
+#[derive(Debug, Serialize)]
+struct PartnerReport {
+    partner: String,
+    #[serde(flatten)]
+    report: UsageReport,
+}
+
+const COLUMNS: [&str; 9] = [
+    "partner",
+    "key",
+    "events",
+    "input tokens",
+    "cached input tokens",
+    "output tokens",
+    "cache hits",
+    "cost nanos",
+    "cost USD",
+];
+
+fn cells(partner: &str, key: &str, totals: &UsageTotals) -> Vec<String> {
+    vec![
+        partner.to_owned(),
+        key.to_owned(),
+        totals.events.to_string(),
+        totals.input_tokens.to_string(),
+        totals.cached_input_tokens.to_string(),
+        totals.output_tokens.to_string(),
+        totals.cache_hits.to_string(),
+        totals.cost_nanos.to_string(),
+        nanos_to_usd(totals.cost_nanos).to_string(),
+    ]
+}
+
+pub async fn run(context: &Context, args: UsageArgs) -> anyhow::Result<ExitCode> {
+    let store = context.store().await?;
+    match args.command {
+        Some(UsageCommand::Rebuild { partner }) => rebuild(context, &store, &partner).await?,
+        None => report(context, &store, &args.report).await?,
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn rebuild(context: &Context, store: &Store, partner: &PartnerArg) -> anyhow::Result<()> {
+    let slug = PartnerSlug::parse(&partner.partner)?;
+    let db = store.partner_db_any_status(&slug).await?;
+    let summary = db.rebuild_usage_rollups().await?;
+    let fields = vec![
+        ("partner", slug.to_string()),
+        ("rollup rows", summary.rows.to_string()),
+        ("events before", summary.before.events.to_string()),
+        ("events after", summary.after.events.to_string()),
+        ("cost nanos before", summary.before.cost_nanos.to_string()),
+        ("cost nanos after", summary.after.cost_nanos.to_string()),
+    ];
+    output::print(&Listing::record(fields, &summary)?, context.output)
+}
+
+/// Returns the days a report covers for a partner in time zone `zone`.
+fn range(args: &ReportArgs, zone: &str) -> anyhow::Result<DateRange> {
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        return Ok(DateRange::new(from, to)?);
+    }
+    let month = match &args.month {
+        Some(month) => month.parse::<Month>()?,
+        None => Month::of_time(Utc::now(), parse_zone(zone)?),
+    };
+    Ok(month.days())
+}
+
+async fn report(context: &Context, store: &Store, args: &ReportArgs) -> anyhow::Result<()> {
+    let partners = match &args.partner {
+        Some(slug) => vec![store.partner(&PartnerSlug::parse(slug)?).await?],
+        None => store.partners().await?,
+    };
+    let mut reports = Vec::new();
+    let mut rows = Vec::new();
+    let mut grand = UsageTotals::default();
+    for partner in partners.into_iter().filter(|p| p.provisioned) {
+        let db = store.partner_db_any_status(&partner.slug).await?;
+        let query = UsageQuery {
+            range: range(args, &partner.time_zone)?,
+            client_id: args.client.clone(),
+            group: args.by.group(),
+        };
+        let report = db.usage(&query).await?;
+        for row in &report.rows {
+            rows.push(cells(partner.slug.as_str(), &row.key, &row.totals));
+        }
+        grand.add(&report.totals)?;
+        reports.push(PartnerReport {
+            partner: partner.slug.to_string(),
+            report,
+        });
+    }
+    rows.push(cells("", "total", &grand));
+    let listing = Listing {
+        columns: COLUMNS.to_vec(),
+        rows,
+        json: serde_json::json!({ "reports": reports, "totals": grand }),
+    };
+    output::print(&listing, context.output)
+}
