@@ -149,6 +149,8 @@ pub struct SamConfig {
     /// Bearer token verification; the server rejects every token when unset,
     /// so only API keys work.
     pub auth: Option<crate::auth::TokenConfig>,
+    /// Request rates per tier and partner, and how the daily quota is kept.
+    pub limits: crate::limits::LimitsConfig,
     /// Price plans and exchange rate of invoices.
     pub billing: crate::billing::BillingConfig,
 }

@@ -41,6 +41,24 @@ pub enum ApiError {
         /// The limit in seconds.
         secs: u64,
     },
+    /// The caller's partner or API key sent requests faster than its rate.
+    #[error("rate limit exceeded; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a request would be admitted.
+        retry_after_secs: u64,
+        /// The `x-ratelimit-*` and `retry-after` headers to send.
+        headers: Vec<(&'static str, String)>,
+    },
+    /// The partner's daily evaluation quota is used up.
+    #[error("daily evaluation quota of {limit} is used up; it resets at {resets_at}")]
+    QuotaExceeded {
+        /// Evaluations allowed per partner-local day.
+        limit: u64,
+        /// When the quota resets (the partner's next local midnight).
+        resets_at: chrono::DateTime<chrono::Utc>,
+        /// Seconds until then.
+        retry_after_secs: u64,
+    },
     /// No evaluator could grade the submission; the cause is logged.
     #[error("grading failed: {0}")]
     Upstream(String),
@@ -76,6 +94,12 @@ impl ApiError {
                 Level::INFO,
             ),
             Self::Timeout { .. } => (StatusCode::REQUEST_TIMEOUT, "timeout", Level::WARN),
+            Self::RateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited", Level::DEBUG)
+            }
+            Self::QuotaExceeded { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", Level::INFO)
+            }
             Self::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed", Level::ERROR),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Level::ERROR),
         };
@@ -120,6 +144,18 @@ impl IntoResponse for ApiError {
             message: self.public_message(),
         };
         let mut response = mapping.status.into_response();
+        let headers: Vec<(&'static str, String)> = match &self {
+            Self::RateLimited { headers, .. } => headers.clone(),
+            Self::QuotaExceeded {
+                retry_after_secs, ..
+            } => vec![("retry-after", retry_after_secs.to_string())],
+            _ => Vec::new(),
+        };
+        for (name, value) in headers {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
         response.extensions_mut().insert(report);
         response
     }

@@ -123,7 +123,10 @@ fn tenant_routes(state: AppState) -> Router<AppState> {
             state.clone(),
             idempotency::idempotency,
         ))
-        .route_layer(axum::middleware::from_fn(middleware::rate_limit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::rate_limit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             auth::authenticate,

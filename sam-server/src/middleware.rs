@@ -102,14 +102,83 @@ fn rejection_report(status: StatusCode, text: String) -> ErrorReport {
     ErrorReport { code, message }
 }
 
-/// The slot for per-partner rate limiting and daily quotas, run after
-/// authentication so the caller's partner and client are known.
+/// Per-partner and per-API-key rate limiting, and the daily evaluation
+/// quota, run after authentication so the caller's partner is known.
 ///
-/// NOTE: this passes every request through. The Redis GCRA limiter and
-/// daily quota of `sam_core::limits` plug in here, returning 429 with
-/// `Retry-After` through a new `ApiError` variant.
-pub async fn rate_limit(request: Request, next: Next) -> Response {
-    next.run(request).await
+/// Every tenant request spends from its partner's budget (and from its API
+/// key's, for key callers); a `POST` to a client's `evaluations` spends one
+/// evaluation of the partner's daily quota. Batch requests spend their item
+/// count in the batch handler. Allowed responses carry the
+/// `x-ratelimit-*` headers; rejected ones get 429 with `retry-after`.
+pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(caller) = request.extensions().get::<crate::auth::Caller>().cloned() else {
+        return next.run(request).await;
+    };
+    let Some(limits) = state.rate_limits() else {
+        return next.run(request).await;
+    };
+    let partner = caller.db.partner();
+    let mut decision = limits.check_partner(partner).await;
+    if decision.allowed {
+        if let sam_core::auth::Principal::ApiKey(key) = &caller.principal {
+            let by_key = limits.check_api_key(partner, key.prefix()).await;
+            if !by_key.allowed || by_key.remaining < decision.remaining {
+                decision = by_key;
+            }
+        }
+    }
+    let headers = decision.headers();
+    if !decision.allowed {
+        return ApiError::RateLimited {
+            retry_after_secs: decision.retry_after.map_or(1, |d| d.as_secs().max(1)),
+            headers,
+        }
+        .into_response();
+    }
+    let single_evaluation = request.method() == axum::http::Method::POST
+        && request.uri().path().ends_with("/evaluations");
+    if single_evaluation {
+        if let Err(err) = consume_quota(&state, partner, 1).await {
+            return err.into_response();
+        }
+    }
+    let mut response = next.run(request).await;
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// Spends `evaluations` of the partner's daily quota.
+///
+/// # Errors
+/// [`ApiError::QuotaExceeded`] when the day's quota would be passed, with
+/// the time until the partner's local midnight.
+pub(crate) async fn consume_quota(
+    state: &AppState,
+    partner: &sam_core::tenancy::Partner,
+    evaluations: u64,
+) -> Result<(), ApiError> {
+    let Some(limits) = state.rate_limits() else {
+        return Ok(());
+    };
+    let decision = limits
+        .consume_quota(partner, evaluations)
+        .await
+        .map_err(|err| ApiError::Internal(format!("quota check failed: {err}")))?;
+    if decision.allowed {
+        return Ok(());
+    }
+    let retry_after = (decision.resets_at - chrono::Utc::now())
+        .num_seconds()
+        .max(1);
+    Err(ApiError::QuotaExceeded {
+        limit: decision.limit,
+        resets_at: decision.resets_at,
+        retry_after_secs: u64::try_from(retry_after).unwrap_or(1),
+    })
 }
 
 /// Returns the 404 error envelope for a route that does not exist.

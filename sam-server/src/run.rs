@@ -180,6 +180,13 @@ pub async fn build_state(config: &SamConfig) -> anyhow::Result<AppState> {
     if let Some(url) = &config.server.redis_url {
         state = state.with_redis(redis::Client::open(url.as_str())?);
     }
+    let policy = config.limits.validate()?;
+    let rate_limits = sam_core::limits::Limits::new(
+        policy,
+        config.server.redis_url.as_deref(),
+        Arc::new(sam_core::limits::SystemClock),
+    )?;
+    state = state.with_rate_limits(rate_limits);
     Ok(state)
 }
 

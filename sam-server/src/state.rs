@@ -42,6 +42,7 @@ pub struct AppState {
     inner: Arc<Inner>,
     router: Option<Arc<Router>>,
     redis: Option<redis::Client>,
+    rate_limits: Option<sam_core::limits::Limits>,
 }
 
 #[derive(Debug)]
@@ -75,6 +76,7 @@ impl AppState {
             }),
             router: None,
             redis: None,
+            rate_limits: None,
         }
     }
 
@@ -83,6 +85,18 @@ impl AppState {
     pub fn with_router(mut self, router: Arc<Router>) -> Self {
         self.router = Some(router);
         self
+    }
+
+    /// Sets the rate limiter and daily quota applied to tenant requests.
+    #[must_use]
+    pub fn with_rate_limits(mut self, limits: sam_core::limits::Limits) -> Self {
+        self.rate_limits = Some(limits);
+        self
+    }
+
+    /// Returns the rate limiter and daily quota, if the server applies them.
+    pub fn rate_limits(&self) -> Option<&sam_core::limits::Limits> {
+        self.rate_limits.as_ref()
     }
 
     /// Sets the Redis server that `/readyz` checks.

@@ -61,6 +61,8 @@ pub async fn start_batch(
     for item in &body.items {
         authorize_submission(&caller, &client, item).await?;
     }
+    let items = u64::try_from(body.items.len()).unwrap_or(u64::MAX);
+    crate::middleware::consume_quota(&state, caller.db.partner(), items).await?;
     let job = Job {
         id: Uuid::now_v7(),
         client_id: client.clone(),

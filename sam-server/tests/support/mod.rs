@@ -175,6 +175,29 @@ impl TestServer {
 
     /// Starts a server with `limits`.
     pub async fn start_with(limits: Limits) -> Self {
+        Self::start_full(limits, None).await
+    }
+
+    /// Starts a server with the default limits and the Redis rate limiter
+    /// and daily quota configured by `rate` (a `LimitsConfig` in TOML; the
+    /// key prefix is made unique here).
+    pub async fn start_rate_limited(rate: &str) -> Self {
+        let prefix = format!("samtest-limits-{}:", uuid::Uuid::new_v4().simple());
+        let config: sam_core::limits::LimitsConfig =
+            toml::from_str(&format!("key_prefix = \"{prefix}\"\n{rate}")).unwrap();
+        Self::start_full(
+            Limits {
+                max_body_bytes: MAX_BODY,
+                max_json_depth: 32,
+                request_timeout: Duration::from_secs(20),
+                batch_concurrency: 2,
+            },
+            Some(config),
+        )
+        .await
+    }
+
+    async fn start_full(limits: Limits, rate: Option<sam_core::limits::LimitsConfig>) -> Self {
         let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -235,6 +258,17 @@ impl TestServer {
         )
         .with_router(router)
         .with_redis(redis::Client::open(REDIS_URL).unwrap());
+        let state = match rate {
+            Some(config) => state.with_rate_limits(
+                sam_core::limits::Limits::new(
+                    config.validate().unwrap(),
+                    Some(REDIS_URL),
+                    Arc::new(sam_core::limits::SystemClock),
+                )
+                .unwrap(),
+            ),
+            None => state,
+        };
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
