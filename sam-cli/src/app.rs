@@ -138,6 +138,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evaluate(args) => commands::evaluate::run(&context, args).await,
         Command::Evaluation(command) => commands::evaluation::run(&context, command).await,
         Command::Demo(args) => commands::demo::run(&context, args).await,
+        Command::Token(command) => commands::keys::token(&context, command).await,
+        Command::Key(command) => commands::keys::key(&context, command).await,
         Command::Login(args) => commands::login::login(&context, args).await,
         Command::Logout => commands::login::logout(&context).await,
         Command::Whoami => commands::login::whoami(&context).await,
@@ -151,6 +153,16 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(tenancy) = cause.downcast_ref::<TenancyError>() {
             return tenancy_code(tenancy);
+        }
+        if let Some(auth) = cause.downcast_ref::<sam_core::auth::AuthError>() {
+            return match auth {
+                sam_core::auth::AuthError::Store(tenancy) => tenancy_code(tenancy),
+                sam_core::auth::AuthError::InvalidInput { .. }
+                | sam_core::auth::AuthError::InvalidKey { .. }
+                | sam_core::auth::AuthError::KeyFile { .. } => EXIT_INVALID,
+                sam_core::auth::AuthError::NotFound => EXIT_NOT_FOUND,
+                _ => 1,
+            };
         }
         if let Some(billing) = cause.downcast_ref::<BillingError>() {
             return billing_code(billing);

@@ -115,6 +115,12 @@ pub enum Command {
     Evaluation(EvaluationCommand),
     /// Provision a demo partner, client and teacher and evaluate the built-in quickstart answers
     Demo(crate::commands::demo::DemoArgs),
+    /// Sign JWTs for users of the HTTP API
+    #[command(subcommand)]
+    Token(crate::commands::keys::TokenCommand),
+    /// Create, list and revoke partner API keys
+    #[command(subcommand)]
+    Key(crate::commands::keys::KeyCommand),
     /// Store the credential (read from standard input) for a SAM server in the OS keyring
     Login(crate::commands::login::LoginArgs),
     /// Forget the stored server credential

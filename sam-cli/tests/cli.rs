@@ -677,3 +677,92 @@ fn billing_export_csv_is_spreadsheet_safe() {
         "every partner is exported"
     );
 }
+
+#[test]
+fn key_lifecycle_through_cli() {
+    let sam = Sam::new();
+    sam.provision();
+    let created = sam.json(&[
+        "key",
+        "create",
+        "-p",
+        "p1",
+        "--name",
+        "Moodle",
+        "--scope",
+        "create_evaluation",
+    ]);
+    let key = created["key"].as_str().unwrap().to_owned();
+    let prefix = created["prefix"].as_str().unwrap().to_owned();
+    assert!(key.starts_with(&format!("sam_{prefix}_")), "{key}");
+    let secret = key.rsplit('_').next().unwrap().to_owned();
+
+    let listed = sam.ok(&["key", "list", "-p", "p1", "--output", "json"]);
+    assert!(listed.contains(&prefix));
+    assert!(!listed.contains(&secret), "the secret is never listed");
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert!(listed[0]["revoked_at"].is_null());
+
+    sam.ok(&["key", "revoke", "-p", "p1", &prefix]);
+    let listed = sam.json(&["key", "list", "-p", "p1"]);
+    assert!(!listed[0]["revoked_at"].is_null());
+    assert_eq!(
+        code(&sam.run(&["key", "revoke", "-p", "p1", "nosuchkey"])),
+        3
+    );
+
+    let bad_scope = sam.run(&[
+        "key", "create", "-p", "p1", "--name", "x", "--scope", "root",
+    ]);
+    assert_eq!(code(&bad_scope), 2, "{}", stderr(&bad_scope));
+    assert!(stderr(&bad_scope).contains("root"));
+}
+
+#[test]
+fn token_issue_signs_store_claims() {
+    let sam = Sam::new();
+    sam.provision();
+    let without_auth = sam.run(&["token", "issue", "-p", "p1", "-u", "t1"]);
+    assert_eq!(code(&without_auth), 2, "{}", stderr(&without_auth));
+    assert!(stderr(&without_auth).contains("[auth]"));
+
+    std::fs::write(
+        sam.home().join("config.toml"),
+        "[auth]\naudience = \"sam-api\"\nalgorithm = \"HS256\"\nsigning_kid = \"k1\"\n\
+         [[auth.keys]]\nkid = \"k1\"\nsecret_env = \"SAMTEST_CLI_JWT_SECRET\"\n",
+    )
+    .unwrap();
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_samctl"))
+        .args([
+            "token", "issue", "-p", "p1", "-u", "t1", "--ttl", "10m", "--output", "json",
+        ])
+        .env("SAM_HOME", sam.home())
+        .env("SAMTEST_CLI_JWT_SECRET", &secret)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let issued: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let claims = &issued["claims"];
+    assert_eq!(claims["sub"], "t1");
+    assert_eq!(claims["tenant_hierarchy"]["partner_id"], "p1");
+    assert_eq!(claims["tenant_hierarchy"]["client_id"], "c1");
+    assert_eq!(claims["tenant_hierarchy"]["level"], "teacher");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
+    assert_eq!(issued["token"].as_str().unwrap().split('.').count(), 3);
+
+    let unknown = Command::new(env!("CARGO_BIN_EXE_samctl"))
+        .args(["token", "issue", "-p", "p1", "-u", "nobody"])
+        .env("SAM_HOME", sam.home())
+        .env("SAMTEST_CLI_JWT_SECRET", &secret)
+        .output()
+        .unwrap();
+    assert_eq!(code(&unknown), 3, "{}", stderr(&unknown));
+}

@@ -6,6 +6,7 @@ pub mod client;
 pub mod demo;
 pub mod evaluate;
 pub mod evaluation;
+pub mod keys;
 pub mod login;
 pub mod partner;
 pub mod store;

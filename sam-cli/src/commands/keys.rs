@@ -1,0 +1,247 @@
+//! `samctl token issue` and `samctl key create|list|revoke`: credentials for
+//! the HTTP API, issued by the platform operator.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use sam_core::auth::{
+    create_api_key, ApiKeyRecord, ApiKeyStore, NewApiKey, Permission, TokenSubject,
+};
+use sam_core::tenancy::PartnerSlug;
+use secrecy::ExposeSecret;
+
+use crate::app::{Context, UsageError};
+use crate::output::{self, Listing};
+
+/// `samctl token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Sign a JWT for a user, with the tenant hierarchy from the store as claims
+    Issue(IssueArgs),
+}
+
+/// Options of `samctl token issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Partner slug
+    #[arg(long, short = 'p')]
+    pub partner: String,
+    /// Client id; must be the user's own client when given
+    #[arg(long, short = 'c')]
+    pub client: Option<String>,
+    /// User id
+    #[arg(long, short = 'u')]
+    pub user: String,
+    /// Lifetime, such as 15m, 1h or 1d [default: auth.ttl_secs from the configuration]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub ttl: Option<Duration>,
+}
+
+/// `samctl key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a partner API key; the key is printed once and stored only as a hash
+    Create(CreateKeyArgs),
+    /// List a partner's API keys (prefixes only)
+    List {
+        /// Partner slug
+        #[arg(long, short = 'p')]
+        partner: String,
+    },
+    /// Revoke an API key by its prefix; requests with it fail at once
+    Revoke {
+        /// Partner slug
+        #[arg(long, short = 'p')]
+        partner: String,
+        /// The key's public prefix, as shown by `samctl key list`
+        prefix: String,
+    },
+}
+
+/// Options of `samctl key create`.
+#[derive(Debug, Args)]
+pub struct CreateKeyArgs {
+    /// Partner slug
+    #[arg(long, short = 'p')]
+    pub partner: String,
+    /// Limit the key to this client
+    #[arg(long, short = 'c')]
+    pub client: Option<String>,
+    /// What the key is for, such as "Moodle production"
+    #[arg(long)]
+    pub name: String,
+    /// Permission to grant; repeat for several [default: create_evaluation and view_own_evaluations]
+    #[arg(long = "scope", value_name = "PERMISSION")]
+    pub scopes: Vec<String>,
+    /// Expiry as a lifetime from now, such as 90d
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub expires: Option<Duration>,
+}
+
+fn key_cells(record: &ApiKeyRecord) -> Vec<String> {
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let state = if record.revoked_at.is_some() {
+        "revoked"
+    } else if record.is_live(Utc::now()) {
+        "active"
+    } else {
+        "expired"
+    };
+    vec![
+        record.prefix.clone(),
+        record.name.clone(),
+        record.client_id.clone().unwrap_or_default(),
+        record
+            .scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        state.to_owned(),
+        time(Some(record.created_at)),
+        time(record.expires_at),
+        time(record.last_used_at),
+    ]
+}
+
+const KEY_COLUMNS: [&str; 8] = [
+    "prefix",
+    "name",
+    "client",
+    "scopes",
+    "state",
+    "created",
+    "expires",
+    "last used",
+];
+
+pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let TokenCommand::Issue(args) = command;
+    let mut config = context.config.auth.clone().ok_or_else(|| {
+        UsageError(
+            "no [auth] section in the configuration, so tokens cannot be signed; see README"
+                .to_owned(),
+        )
+    })?;
+    if let Some(ttl) = args.ttl {
+        config.ttl_secs = ttl.as_secs();
+    }
+    let signer = config.build_signer()?;
+    let (store, db) = context.partner_db(&args.partner).await?;
+    let user = db.user(&args.user).await?;
+    if args.client.as_deref().is_some_and(|c| c != user.client_id) {
+        return Err(UsageError(format!(
+            "user {} belongs to client {}, not {}",
+            user.user_id,
+            user.client_id,
+            args.client.unwrap_or_default()
+        ))
+        .into());
+    }
+    let client = db.client(&user.client_id).await?;
+    let subject = TokenSubject::member(db.partner(), Some(&client), &user)?;
+    let issued = signer.issue(&subject)?;
+    store.close().await;
+    let token = issued.token.expose_secret().to_owned();
+    match context.output {
+        crate::cli::OutputFormat::Json => output::print(
+            &Listing {
+                columns: vec![],
+                rows: vec![],
+                json: serde_json::json!({ "token": token, "claims": issued.claims }),
+            },
+            context.output,
+        )?,
+        _ => output::note(crate::cli::OutputFormat::Table, &token)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn key(context: &Context, command: KeyCommand) -> anyhow::Result<ExitCode> {
+    let store = context.store().await?;
+    match command {
+        KeyCommand::Create(args) => {
+            let partner = PartnerSlug::parse(&args.partner)?;
+            let db = store.partner_db(&partner).await?;
+            if let Some(client) = &args.client {
+                db.client(client).await?;
+            }
+            let scopes = if args.scopes.is_empty() {
+                vec![Permission::CreateEvaluation, Permission::ViewOwnEvaluations]
+            } else {
+                args.scopes
+                    .iter()
+                    .map(|s| s.parse::<Permission>())
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let now = Utc::now();
+            let expires_at = args
+                .expires
+                .map(|d| chrono::Duration::from_std(d).map(|d| now + d))
+                .transpose()
+                .map_err(|_| UsageError("invalid --expires: too far in the future".to_owned()))?;
+            let new = NewApiKey {
+                partner,
+                client_id: args.client,
+                name: args.name,
+                scopes,
+                expires_at,
+            };
+            let generated = create_api_key(&store, &new, now).await?;
+            let key = generated.key.expose_secret().to_owned();
+            match context.output {
+                crate::cli::OutputFormat::Json => output::print(
+                    &Listing {
+                        columns: vec![],
+                        rows: vec![],
+                        json: serde_json::json!({ "key": key, "prefix": generated.record.prefix }),
+                    },
+                    context.output,
+                )?,
+                _ => {
+                    output::note(crate::cli::OutputFormat::Table, &key)?;
+                    crate::output::row_error(
+                        "note: this is the only time the key is shown; SAM stores only its hash",
+                    );
+                }
+            }
+        }
+        KeyCommand::List { partner } => {
+            let partner = PartnerSlug::parse(&partner)?;
+            store.partner(&partner).await?;
+            let keys = store.list_by_partner(&partner).await?;
+            let listing = Listing {
+                columns: KEY_COLUMNS.to_vec(),
+                rows: keys.iter().map(key_cells).collect(),
+                json: serde_json::Value::Array(
+                    keys.iter()
+                        .map(|k| {
+                            serde_json::json!({
+                                "prefix": k.prefix, "name": k.name, "client_id": k.client_id,
+                                "scopes": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                                "created_at": k.created_at, "expires_at": k.expires_at,
+                                "last_used_at": k.last_used_at, "revoked_at": k.revoked_at,
+                            })
+                        })
+                        .collect(),
+                ),
+            };
+            output::print(&listing, context.output)?;
+        }
+        KeyCommand::Revoke { partner, prefix } => {
+            let partner = PartnerSlug::parse(&partner)?;
+            store.partner(&partner).await?;
+            if !store.revoke(&partner, &prefix, Utc::now()).await? {
+                return Err(sam_core::tenancy::TenancyError::not_found("api key", prefix).into());
+            }
+            output::note(context.output, &format!("Revoked API key {prefix}"))?;
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
