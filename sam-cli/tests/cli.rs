@@ -381,6 +381,10 @@ fn demo_runs_twice_without_new_work() {
     let rows = first["summary"]["rows"].as_u64().unwrap();
     assert!(rows >= 20);
     assert_eq!(first["summary"]["evaluated"].as_u64().unwrap(), rows);
+    let table = sam.ok(&["demo"]);
+    assert!(table.contains("Usage this month"), "{table}");
+    assert!(table.contains("Billing preview"), "{table}");
+    assert!(table.contains("base_fee"), "{table}");
     let second = sam.json(&["demo"]);
     assert_eq!(second["summary"]["evaluated"], 0);
     assert_eq!(

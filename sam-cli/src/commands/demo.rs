@@ -15,6 +15,7 @@ use sam_core::tenancy::{
 use crate::app::Context;
 use crate::cli::{OutputFormat, TenantArgs};
 use crate::commands::evaluate::{self, EvaluateArgs};
+use crate::commands::{billing, usage};
 use crate::input::parse_rows;
 use crate::output::{self, Listing};
 
@@ -168,6 +169,43 @@ pub async fn run(context: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> 
         output::print(&listing, context.output)?;
         output::note(context.output, "\nSummary")?;
         output::print(&summary.listing()?, context.output)?;
+        let partner = db.partner().clone();
+        let zone = sam_core::metering::parse_zone(&partner.time_zone)?;
+        let month = sam_core::metering::Month::of_time(chrono::Utc::now(), zone).to_string();
+        output::note(
+            context.output,
+            &format!("\nUsage this month ({month}) by client"),
+        )?;
+        usage::run(
+            context,
+            usage::UsageArgs {
+                command: None,
+                report: usage::ReportArgs {
+                    partner: Some(args.partner.clone()),
+                    client: None,
+                    from: None,
+                    to: None,
+                    month: Some(month.clone()),
+                    by: usage::GroupArg::Client,
+                },
+            },
+        )
+        .await?;
+        output::note(
+            context.output,
+            &format!("\nBilling preview for {month} (draft until the month is closed)"),
+        )?;
+        billing::run(
+            context,
+            billing::BillingCommand::Preview {
+                partner: crate::cli::PartnerArg {
+                    partner: args.partner.clone(),
+                },
+                month,
+                platform: false,
+            },
+        )
+        .await?;
         output::note(
             context.output,
             &format!(
