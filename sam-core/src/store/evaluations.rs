@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::usage::insert_usage_event;
+use super::usage::insert_usage_events;
 use super::values::{decode_flag, decode_time, decode_uuid, encode_flag, encode_time, values_list};
 use super::{PartnerDb, Tables};
 use crate::eval::{CriterionScore, EvalError, Evaluation, EvaluationStatus, Review};
@@ -266,17 +266,19 @@ pub(crate) async fn insert_evaluations(
         .map(|r| inserted.contains(&r.evaluation.id.to_string()))
         .collect();
 
-    for (record, written) in records.iter().zip(&written) {
-        if *written {
-            insert_usage_event(
-                conn,
-                tables,
-                &usage_event(&record.evaluation, record.user_id.as_deref()),
-                &record.local_day,
-            )
-            .await?;
-        }
-    }
+    let events: Vec<UsageEvent> = records
+        .iter()
+        .zip(&written)
+        .filter(|(_, written)| **written)
+        .map(|(record, _)| usage_event(&record.evaluation, record.user_id.as_deref()))
+        .collect();
+    let days = records
+        .iter()
+        .zip(&written)
+        .filter(|(_, written)| **written)
+        .map(|(record, _)| record.local_day.as_str());
+    let pairs: Vec<(&UsageEvent, &str)> = events.iter().zip(days).collect();
+    insert_usage_events(conn, tables, &pairs).await?;
     Ok(written)
 }
 

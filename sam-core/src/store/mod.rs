@@ -286,7 +286,7 @@ impl Store {
                 .entry(partner.slug.clone())
                 .or_insert_with(|| {
                     // SQLite has one writer at a time; PostgreSQL commits in parallel.
-                    let tasks = if self.is_embedded() { 1 } else { 4 };
+                    let tasks = if self.is_embedded() { 1 } else { 2 };
                     writer::EvaluationWriter::spawn(pool.clone(), Arc::clone(&tables), tasks)
                 })
                 .clone()

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use super::values::{encode_flag, encode_time};
+use super::values::{encode_flag, encode_time, values_list};
 use super::{PartnerDb, Tables};
 use crate::metering::{
     local_day, DateRange, RebuildSummary, UsageEvent, UsageQuery, UsageReport, UsageRow,
@@ -48,43 +48,86 @@ pub(crate) async fn insert_usage_event(
     event: &UsageEvent,
     local_day: &str,
 ) -> Result<bool, TenancyError> {
-    let insert_event = format!(
+    let inserted = insert_usage_events(conn, tables, &[(event, local_day)]).await?;
+    Ok(inserted.first().copied().unwrap_or(false))
+}
+
+/// Inserts a group of events, skipping those whose idempotency key is
+/// recorded already, and adds the new ones to their `usage_daily` rows with
+/// one upsert per day, client, provider and model. Runs on the caller's
+/// connection, so everything shares the caller's transaction. Returns, per
+/// event, whether it was new.
+pub(crate) async fn insert_usage_events(
+    conn: &mut AnyConnection,
+    tables: &Tables,
+    events: &[(&UsageEvent, &str)],
+) -> Result<Vec<bool>, TenancyError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let insert_events = format!(
         "INSERT INTO {} (id, idempotency_key, kind, occurred_at, local_day, client_id, user_id, \
          assignment_id, evaluation_id, provider, model, input_tokens, cached_input_tokens, \
-         output_tokens, cost_nanos, cache_hit) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-         ON CONFLICT (idempotency_key) DO NOTHING",
-        tables.usage_events
+         output_tokens, cost_nanos, cache_hit) VALUES {} \
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+        tables.usage_events,
+        values_list(events.len(), 16)
     );
-    let inserted = sqlx::query(&insert_event)
-        .bind(Uuid::now_v7().to_string())
-        .bind(&event.idempotency_key)
-        .bind(&event.kind)
-        .bind(encode_time(event.occurred_at))
-        .bind(local_day)
-        .bind(&event.client_id)
-        .bind(event.user_id.as_deref())
-        .bind(event.assignment_id.as_deref())
-        .bind(event.evaluation_id.as_deref())
-        .bind(&event.provider)
-        .bind(&event.model)
-        .bind(to_i64(event.input_tokens))
-        .bind(to_i64(event.cached_input_tokens))
-        .bind(to_i64(event.output_tokens))
-        .bind(event.cost_nanos)
-        .bind(encode_flag(event.cache_hit))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    if inserted == 0 {
-        return Ok(false);
+    // Statements differ by row count, so they are not kept prepared.
+    let mut query = sqlx::query_scalar::<_, String>(&insert_events).persistent(false);
+    for (event, local_day) in events {
+        query = query
+            .bind(Uuid::now_v7().to_string())
+            .bind(&event.idempotency_key)
+            .bind(&event.kind)
+            .bind(encode_time(event.occurred_at))
+            .bind(*local_day)
+            .bind(&event.client_id)
+            .bind(event.user_id.as_deref())
+            .bind(event.assignment_id.as_deref())
+            .bind(event.evaluation_id.as_deref())
+            .bind(&event.provider)
+            .bind(&event.model)
+            .bind(to_i64(event.input_tokens))
+            .bind(to_i64(event.cached_input_tokens))
+            .bind(to_i64(event.output_tokens))
+            .bind(event.cost_nanos)
+            .bind(encode_flag(event.cache_hit));
+    }
+    let inserted: std::collections::HashSet<String> =
+        query.fetch_all(&mut *conn).await?.into_iter().collect();
+
+    // A key inserted twice in one group is new only the first time.
+    let mut seen = std::collections::HashSet::new();
+    let new: Vec<bool> = events
+        .iter()
+        .map(|(event, _)| {
+            inserted.contains(&event.idempotency_key) && seen.insert(&event.idempotency_key)
+        })
+        .collect();
+
+    let mut groups: std::collections::BTreeMap<(&str, &str, &str, &str), UsageTotals> =
+        std::collections::BTreeMap::new();
+    for ((event, local_day), is_new) in events.iter().zip(&new) {
+        if !is_new {
+            continue;
+        }
+        let totals = groups
+            .entry((local_day, &event.client_id, &event.provider, &event.model))
+            .or_default();
+        totals.events += 1;
+        totals.input_tokens += to_i64(event.input_tokens);
+        totals.cached_input_tokens += to_i64(event.cached_input_tokens);
+        totals.output_tokens += to_i64(event.output_tokens);
+        totals.cost_nanos += event.cost_nanos;
+        totals.cache_hits += encode_flag(event.cache_hit);
     }
     // The bare table name qualifies the existing row's columns on both
     // engines, even when `usage_daily` is schema-qualified.
     let upsert_rollup = format!(
         "INSERT INTO {} (local_day, client_id, provider, model, events, input_tokens, \
          cached_input_tokens, output_tokens, cost_nanos, cache_hits) \
-         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (local_day, client_id, provider, model) DO UPDATE SET \
          events = usage_daily.events + excluded.events, \
          input_tokens = usage_daily.input_tokens + excluded.input_tokens, \
@@ -94,19 +137,22 @@ pub(crate) async fn insert_usage_event(
          cache_hits = usage_daily.cache_hits + excluded.cache_hits",
         tables.usage_daily
     );
-    sqlx::query(&upsert_rollup)
-        .bind(local_day)
-        .bind(&event.client_id)
-        .bind(&event.provider)
-        .bind(&event.model)
-        .bind(to_i64(event.input_tokens))
-        .bind(to_i64(event.cached_input_tokens))
-        .bind(to_i64(event.output_tokens))
-        .bind(event.cost_nanos)
-        .bind(encode_flag(event.cache_hit))
-        .execute(&mut *conn)
-        .await?;
-    Ok(true)
+    for ((local_day, client_id, provider, model), totals) in groups {
+        sqlx::query(&upsert_rollup)
+            .bind(local_day)
+            .bind(client_id)
+            .bind(provider)
+            .bind(model)
+            .bind(totals.events)
+            .bind(totals.input_tokens)
+            .bind(totals.cached_input_tokens)
+            .bind(totals.output_tokens)
+            .bind(totals.cost_nanos)
+            .bind(totals.cache_hits)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(new)
 }
 
 impl PartnerDb {
