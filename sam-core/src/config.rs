@@ -101,13 +101,11 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Time allowed for in-flight requests to finish after SIGINT or SIGTERM, in seconds.
     pub shutdown_grace_secs: u64,
-    /// Redis URL for the grading cache and the readiness check; no cache when unset.
+    /// Redis URL of the shared rate-limit and quota counters, also checked by
+    /// `/readyz`; per-instance limits when unset. The grading cache is set in `[cache]`.
     pub redis_url: Option<String>,
-    /// Prefix of every Redis key the server writes.
+    /// Prefix of the server's own Redis keys.
     pub redis_prefix: String,
-    /// TOML file with the LLM router's providers and policies; without it
-    /// every submission is graded by the offline rubric scorer.
-    pub llm_router_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -120,7 +118,6 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 30,
             redis_url: None,
             redis_prefix: "sam".to_owned(),
-            llm_router_file: None,
         }
     }
 }

@@ -257,3 +257,5 @@ pub async fn check_teacher(
     }
     Ok(())
 }
+
+pub use crate::sdk::ConfiguredEvaluator;

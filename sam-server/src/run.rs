@@ -9,11 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use sam_core::auth::{Authenticator, TokenAlgorithm, TokenSettings, TokenVerifier};
-use sam_core::cache::{CacheConfig, CachedEvaluator, RedisBackend};
 use sam_core::config::{LogFormat, SamConfig, CONFIG_ENV};
 use sam_core::engine::Engine;
-use sam_core::eval::{Evaluator, OfflineScorer};
-use sam_core::llm::{PartnerPolicy, Router, RouterConfig};
+use sam_core::eval::Evaluator;
+use sam_core::llm::{PartnerPolicy, Router};
 use sam_core::store::{Store, StoreLocation, StoreOptions};
 
 use crate::metrics::Metrics;
@@ -114,41 +113,23 @@ async fn build_evaluator(
     config: &SamConfig,
     store: &Store,
 ) -> anyhow::Result<(Arc<dyn Evaluator>, Option<Arc<Router>>)> {
-    let offline: Arc<dyn Evaluator> = Arc::new(OfflineScorer::new());
-    let Some(file) = &config.server.llm_router_file else {
-        tracing::warn!("no server.llm_router_file: grading with the offline rubric scorer only");
-        return Ok((offline, None));
-    };
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read the LLM router file {}", file.display()))?;
-    let router_config: RouterConfig = toml::from_str(&text)
-        .with_context(|| format!("invalid LLM router file {}", file.display()))?;
-    let router = Router::new(router_config, offline)?;
-    // Partners without their own entry in the file route by the strategy
-    // stored with the partner.
-    for partner in store.partners().await? {
-        let slug = partner.slug.to_string();
-        if router.policy(&slug) == PartnerPolicy::default() {
-            let policy = PartnerPolicy {
-                strategy: partner.strategy,
-                ..PartnerPolicy::default()
-            };
-            router.set_partner_policy(&slug, policy)?;
+    let (evaluator, router) = Engine::evaluator_from_config(config)?;
+    tracing::info!(grader = %Engine::describe_config(config), "grading with");
+    if let Some(router) = &router {
+        // Partners without their own entry under llm.partners route by the
+        // strategy stored with the partner.
+        for partner in store.partners().await? {
+            let slug = partner.slug.to_string();
+            if !config.llm.partners.contains_key(&slug) {
+                let policy = PartnerPolicy {
+                    strategy: partner.strategy,
+                    ..config.llm.default_policy.clone()
+                };
+                router.set_partner_policy(&slug, policy)?;
+            }
         }
     }
-    let router = Arc::new(router);
-    let evaluator: Arc<dyn Evaluator> = match &config.server.redis_url {
-        Some(url) => {
-            let backend = RedisBackend::new(url, &config.server.redis_prefix)?;
-            Arc::new(CachedEvaluator::new(
-                Arc::clone(&router),
-                Arc::new(backend),
-                CacheConfig::default(),
-            ))
-        }
-        None => Arc::clone(&router) as Arc<dyn Evaluator>,
-    };
-    Ok((evaluator, Some(router)))
+    Ok((evaluator, router))
 }
 
 /// Builds the server state from a resolved configuration.

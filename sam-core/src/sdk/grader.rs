@@ -13,6 +13,10 @@ use crate::llm::{PartnerPolicy, Router};
 use crate::tenancy::Partner;
 use crate::Error;
 
+/// An evaluator built from a configuration, with the LLM router inside it
+/// when providers are configured.
+pub type ConfiguredEvaluator = (Arc<dyn Evaluator>, Option<Arc<Router>>);
+
 /// The evaluator of a configuration, shared by every partner's engine.
 #[derive(Debug, Clone)]
 pub(crate) struct Grader {
@@ -130,6 +134,20 @@ impl Engine {
     /// cannot be used, such as an API key variable that is not set.
     pub fn from_config(config: &SamConfig, partner: &Partner) -> Result<Self, Error> {
         Grader::from_config(config)?.engine_for(partner)
+    }
+
+    /// Builds the evaluator that `config` describes, shared by every partner,
+    /// and returns it with the LLM router inside it when providers are
+    /// configured (a server reports the router's breaker states). Partners
+    /// without a policy under `llm.partners` route by `llm.default_policy`
+    /// until [`Router::set_partner_policy`] gives them their own strategy.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the `llm.*` or `cache.*` setting that
+    /// cannot be used.
+    pub fn evaluator_from_config(config: &SamConfig) -> Result<ConfiguredEvaluator, Error> {
+        let grader = Grader::from_config(config)?;
+        Ok((grader.evaluator, grader.router))
     }
 
     /// Describes in one line what grades under `config`, for logs and

@@ -3,6 +3,7 @@
 
 mod builder;
 mod grader;
+pub use grader::ConfiguredEvaluator;
 mod sam;
 
 #[cfg(test)]
