@@ -122,6 +122,7 @@ fn init_logging(config: &SamConfig, global: &GlobalArgs) {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (config, location) = resolve(&cli.global)?;
     init_logging(&config, &cli.global);
+    crate::output::set_quiet(cli.global.quiet);
     let context = Context {
         config,
         location,

@@ -72,11 +72,25 @@ pub fn print(listing: &Listing, format: OutputFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints a message line to stdout unless the output is for scripts.
+/// Whether `-q` asked for errors only; set once by `app::run`.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Stops [`note`] from printing, for `-q`.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Prints a message line to stdout unless the output is for scripts or `-q` was given.
 pub fn note(format: OutputFormat, message: &str) -> anyhow::Result<()> {
-    if format == OutputFormat::Table {
+    if format == OutputFormat::Table && !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
         writeln!(std::io::stdout().lock(), "{message}")?;
     }
+    Ok(())
+}
+
+/// Prints a command's primary output line, such as a new key, whatever `-q` says.
+pub fn line(text: &str) -> anyhow::Result<()> {
+    writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(())
 }
 

@@ -157,7 +157,7 @@ pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<E
             },
             context.output,
         )?,
-        _ => output::note(crate::cli::OutputFormat::Table, &token)?,
+        _ => output::line(&token)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -204,7 +204,7 @@ pub async fn key(context: &Context, command: KeyCommand) -> anyhow::Result<ExitC
                     context.output,
                 )?,
                 _ => {
-                    output::note(crate::cli::OutputFormat::Table, &key)?;
+                    output::line(&key)?;
                     crate::output::row_error(
                         "note: this is the only time the key is shown; SAM stores only its hash",
                     );
