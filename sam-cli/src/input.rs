@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     /// The file's type cannot be told from its name.
@@ -21,7 +22,8 @@ pub enum InputError {
     Header { path: PathBuf, message: String },
 }
 
-/// One input row: its line number and its fields as text.
+/// One input row: its line number and its fields as text. A CSV cell that
+/// is empty is present with an empty value; a column the file lacks is absent.
 #[derive(Debug, Clone)]
 pub struct Row {
     /// 1-based line where the row starts.
@@ -173,9 +175,7 @@ fn csv_row(headers: &[String], record: &csv::ByteRecord, line: u64) -> Result<Ro
                 err.valid_up_to() + 1
             ),
         })?;
-        if !text.is_empty() {
-            fields.insert(name.clone(), text.to_owned());
-        }
+        fields.insert(name.clone(), text.to_owned());
     }
     Ok(Row { line, fields })
 }

@@ -770,3 +770,74 @@ fn token_issue_signs_store_claims() {
         .unwrap();
     assert_eq!(code(&unknown), 3, "{}", stderr(&unknown));
 }
+
+#[test]
+fn missing_text_column_is_a_row_error() {
+    let sam = Sam::new();
+    sam.provision();
+    let path = sam.file(
+        "no_text.csv",
+        b"id,student_id,answer\ns1,st1,a value in memory\n",
+    );
+    let output = sam.run(&[
+        "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &path, "-q",
+    ]);
+    assert_eq!(code(&output), 5, "{}", stderr(&output));
+    assert!(stderr(&output).contains("\"text\""), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--text-field"),
+        "{}",
+        stderr(&output)
+    );
+    let listed = sam.json(&["evaluation", "list", "-p", "p1"]);
+    assert_eq!(listed, serde_json::json!([]), "nothing graded or billed");
+    // An empty cell in an existing column is an empty submission.
+    let empty = sam.file("empty.csv", b"id,student_id,text\ns2,st2,\n");
+    sam.ok(&[
+        "evaluate", "-p", "p1", "-c", "c1", "-a", "a1", "--file", &empty, "-q",
+    ]);
+}
+
+#[test]
+fn bad_references_exit_with_documented_codes() {
+    let sam = Sam::new();
+    sam.provision();
+    let path = sam.file("one.csv", b"id,student_id,text\ns1,st1,x\n");
+    let unknown = sam.run(&[
+        "evaluate", "-p", "p1", "-c", "c1", "-a", "nope", "--file", &path,
+    ]);
+    assert_eq!(code(&unknown), 3, "{}", stderr(&unknown));
+    let bad_id = sam.run(&["evaluation", "show", "-p", "p1", "not-a-uuid"]);
+    assert_eq!(code(&bad_id), 2, "{}", stderr(&bad_id));
+    let typo = sam.file(
+        "typo.toml",
+        b"id = \"a2\"\nprompt = \"x\"\nmax_points = 5\nrefernce_answer = \"y\"\n",
+    );
+    let output = sam.run(&[
+        "assignment",
+        "create",
+        "-p",
+        "p1",
+        "-c",
+        "c1",
+        "--file",
+        &typo,
+    ]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("refernce_answer"),
+        "{}",
+        stderr(&output)
+    );
+    let missing = sam.run(&[
+        "assignment",
+        "create",
+        "-p",
+        "p1",
+        "-c",
+        "c1",
+        "--file",
+        "/nonexistent/a.toml",
+    ]);
+    assert_eq!(code(&missing), 2, "{}", stderr(&missing));
+}

@@ -214,13 +214,12 @@ impl SamConfig {
         })?;
         built.try_deserialize().map_err(|err| {
             let message = err.to_string();
+            // The error names the key by its last segment, so an environment
+            // variable is blamed when its last segment appears in the message.
             let from_env = env_names.iter().any(|name| {
-                message.contains(
-                    &name
-                        .trim_start_matches("SAM_")
-                        .to_lowercase()
-                        .replace("__", "."),
-                )
+                let key = name.trim_start_matches("SAM_").to_lowercase();
+                let last = key.rsplit("__").next().unwrap_or(&key);
+                message.contains(&format!("`{last}`"))
             });
             ConfigError {
                 source_name: if from_env {
@@ -338,6 +337,22 @@ mod tests {
     }
 
     #[test]
+    fn nested_env_typo_is_blamed_on_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[evaluation]\nconcurrency = 3\n").unwrap();
+        let err = SamConfig::load_with_env(
+            Some(&path),
+            None,
+            env(&[("SAM_EVALUATION__CONCURENCY", "4")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("concurency"), "{err}");
+        assert!(err.contains("environment"), "{err}");
+    }
+
+    #[test]
     fn missing_explicit_file_is_an_error() {
         let err = SamConfig::load_with_env(
             Some(Path::new("/nonexistent/sam.toml")),
@@ -357,7 +372,7 @@ mod tests {
             "[server]\nlisten = \"0.0.0.0:9000\"\nmax_body_bytes = 4096\n\
              redis_url = \"redis://127.0.0.1:6379\"\n\
              [auth]\naudience = \"sam-api\"\nalgorithm = \"HS256\"\nsigning_kid = \"k1\"\n\
-             [[auth.keys]]\nkid = \"k1\"\nsecret_env = \"SAM_JWT_SECRET\"\n",
+             [[auth.keys]]\nkid = \"k1\"\nsecret_env = \"JWT_SIGNING_SECRET\"\n",
         )
         .unwrap();
         let config = SamConfig::load_with_env(Some(&path), None, HashMap::new()).unwrap();
@@ -365,7 +380,10 @@ mod tests {
         assert_eq!(config.server.max_body_bytes, 4096);
         assert_eq!(config.server.max_json_depth, 32);
         let auth = config.auth.unwrap();
-        assert_eq!(auth.keys[0].secret_env.as_deref(), Some("SAM_JWT_SECRET"));
+        assert_eq!(
+            auth.keys[0].secret_env.as_deref(),
+            Some("JWT_SIGNING_SECRET")
+        );
         let secret = "s".repeat(40);
         assert!(auth.build_verifier_with(|_| Some(secret.clone())).is_ok());
     }

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::Args;
 use sam_core::eval::{Assignment, AssignmentInput, EvalError};
 use sam_core::store::PartnerDb;
 use sam_core::tenancy::TenancyError;
 
-use crate::app::{Context, EXIT_PARTIAL};
+use crate::app::{Context, UsageError, EXIT_PARTIAL};
 use crate::cli::{AssignmentCommand, TenantArgs};
 use crate::input::{read_rows, Row};
 use crate::output::{self, Listing};
@@ -74,17 +74,24 @@ fn cells(a: &Assignment) -> Vec<String> {
 
 /// Reads one assignment from a TOML or JSON file.
 fn read_assignment_file(path: &Path, client_id: &str) -> anyhow::Result<Assignment> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let input: AssignmentInput = match path.extension().and_then(|e| e.to_str()) {
-        Some("toml") => toml::from_str(&text)
-            .with_context(|| format!("invalid assignment in {}", path.display()))?,
-        Some("json") => serde_json::from_str(&text)
-            .with_context(|| format!("invalid assignment in {}", path.display()))?,
-        _ => bail!(
-            "cannot tell the format of {}: name it .toml or .json",
+    let invalid = |reason: String| {
+        UsageError(format!(
+            "invalid assignment in {}: {reason}",
             path.display()
-        ),
+        ))
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| UsageError(format!("cannot read {}: {err}", path.display())))?;
+    let input: AssignmentInput = match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => toml::from_str(&text).map_err(|err| invalid(err.to_string()))?,
+        Some("json") => serde_json::from_str(&text).map_err(|err| invalid(err.to_string()))?,
+        _ => {
+            return Err(UsageError(format!(
+                "cannot tell the format of {}: name it .toml or .json",
+                path.display()
+            ))
+            .into())
+        }
     };
     input
         .into_assignment(client_id)

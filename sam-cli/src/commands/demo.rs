@@ -44,6 +44,17 @@ fn existing_is_fine<T>(result: Result<T, TenancyError>) -> anyhow::Result<()> {
     }
 }
 
+/// Returns the global option that points later commands at this store, so
+/// the suggested commands work when copied as they are.
+fn store_flag(context: &Context) -> String {
+    match &context.location {
+        sam_core::store::StoreLocation::Sqlite(home) => format!("--home {} ", home.display()),
+        sam_core::store::StoreLocation::Postgres(_) => {
+            "--database-url \"$SAM_DATABASE_URL\" ".to_owned()
+        }
+    }
+}
+
 pub async fn run(context: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let store = Store::init(&context.location, StoreOptions::default()).await?;
     let slug = PartnerSlug::parse(&args.partner)?;
@@ -209,8 +220,9 @@ pub async fn run(context: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> 
         output::note(
             context.output,
             &format!(
-                "\nNext: samctl evaluation list --partner {p} --client {c}\n      \
-                 samctl evaluation approve --partner {p} ID --teacher {t}",
+                "\nNext: samctl {g}evaluation list --partner {p} --client {c}\n      \
+                 samctl {g}evaluation approve --partner {p} ID --teacher {t}",
+                g = store_flag(context),
                 p = args.partner,
                 c = args.client,
                 t = args.teacher

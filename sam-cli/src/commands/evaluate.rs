@@ -164,11 +164,12 @@ fn submission_from_row(row: &Row, args: &EvaluateArgs) -> Result<SubmissionInput
         submission_id: row.required(&args.id_field)?.to_owned(),
         assignment_id,
         student_id: row.required(&args.student_field)?.to_owned(),
-        text: row
-            .fields
-            .get(&args.text_field)
-            .cloned()
-            .unwrap_or_default(),
+        text: row.fields.get(&args.text_field).cloned().ok_or_else(|| {
+            format!(
+                "line {}: missing field {:?}; pass --text-field to name the column with the student's text",
+                row.line, args.text_field
+            )
+        })?,
     })
 }
 
@@ -243,6 +244,13 @@ pub async fn evaluate_file(
         check_teacher(db, &client.client_id, teacher).await?;
     }
     let assignments = load_assignments(db, &client.client_id).await?;
+    if let Some(id) = &args.assignment {
+        if !assignments.contains_key(id) {
+            return Err(
+                sam_core::tenancy::TenancyError::not_found("assignment", id.clone()).into(),
+            );
+        }
+    }
     let mut summary = Summary {
         rows: rows.len(),
         ..Summary::default()

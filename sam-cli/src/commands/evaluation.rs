@@ -70,10 +70,11 @@ pub struct ExportArgs {
 }
 
 fn parse_id(id: &str) -> anyhow::Result<Uuid> {
-    id.parse().with_context(|| {
-        format!(
+    id.parse().map_err(|_| {
+        crate::app::UsageError(format!(
             "invalid evaluation id {id:?}: expected a UUID as shown by `samctl evaluation list`"
-        )
+        ))
+        .into()
     })
 }
 
