@@ -188,9 +188,12 @@ fn evaluate_reports_bad_rows_and_continues() {
     ]);
     assert_eq!(code(&output), 5, "{}", stderr(&output));
     let err = stderr(&output);
-    assert!(err.contains("line 4") && err.contains("UTF-8"), "{err}");
-    assert!(err.contains("s3") && err.contains("maximum"), "{err}");
-    assert!(err.contains("line 7") && err.contains("\"id\""), "{err}");
+    assert!(err.contains("line 4"), "{err}");
+    assert!(err.contains("UTF-8"), "{err}");
+    assert!(err.contains("s3"), "{err}");
+    assert!(err.contains("maximum"), "{err}");
+    assert!(err.contains("line 7"), "{err}");
+    assert!(err.contains("\"id\""), "{err}");
 
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&results)
         .unwrap()
@@ -535,7 +538,7 @@ fn unknown_provider_preset_is_usage_error() {
     assert!(stderr(&output).contains("gpt5"));
 }
 
-/// The current month in America/Santiago, the default partner time zone.
+/// Returns the current month in America/Santiago, the default partner time zone.
 fn this_month() -> String {
     let zone = sam_core::metering::parse_zone("America/Santiago").unwrap();
     sam_core::metering::Month::of_time(chrono::Utc::now(), zone).to_string()

@@ -23,13 +23,13 @@ pub enum TenancyError {
         field: &'static str,
         /// The rejected value, cut to 80 characters.
         value: String,
-        /// What a valid value looks like.
+        /// The rule a valid value follows.
         reason: String,
     },
     /// No such row is visible to the caller.
     #[error("{kind} {id:?} not found")]
     NotFound {
-        /// What was looked up: `partner`, `client`, `user`, ...
+        /// The kind of row looked up: `partner`, `client`, `user`, ...
         kind: &'static str,
         /// The identifier looked up.
         id: String,
@@ -37,7 +37,7 @@ pub enum TenancyError {
     /// A row with the same identifier exists already.
     #[error("{kind} {id:?} already exists")]
     AlreadyExists {
-        /// What was created: `partner`, `client`, `user`, ...
+        /// The kind of row created: `partner`, `client`, `user`, ...
         kind: &'static str,
         /// The identifier that is taken.
         id: String,
@@ -55,7 +55,7 @@ pub enum TenancyError {
     InvalidLocation {
         /// The URL (without credentials) or folder.
         location: String,
-        /// Why it cannot be used.
+        /// The reason it cannot be used.
         reason: String,
     },
     /// The database rejected or failed a statement.
@@ -67,7 +67,7 @@ pub enum TenancyError {
     /// A file of the embedded store could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {
-        /// What was being done.
+        /// The action that failed.
         action: &'static str,
         /// The path involved.
         path: String,
