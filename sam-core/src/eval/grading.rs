@@ -10,6 +10,11 @@ use super::Assignment;
 /// The flag set when a submission contains text aimed at the grader.
 pub const FLAG_PROMPT_INJECTION: &str = "possible_prompt_injection";
 
+/// The flag set when the offline scorer had nothing to compare a criterion
+/// with (no reference answer and no specific rubric text), so it gave that
+/// criterion 0 points and a teacher must grade it.
+pub const FLAG_NEEDS_TEACHER_GRADING: &str = "needs_teacher_grading";
+
 /// The flag set when every model failed and the offline scorer answered.
 pub const FLAG_OFFLINE_FALLBACK: &str = "offline_fallback";
 

@@ -12,7 +12,7 @@ pub use error::EvalError;
 pub use grade::{chilean_grade, grade_to_f64};
 pub use grading::{
     CriterionScore, Evaluator, EvaluatorError, Grading, GradingRequest, TenantRef, TokenUsage,
-    FLAG_OFFLINE_FALLBACK, FLAG_PROMPT_INJECTION,
+    FLAG_NEEDS_TEACHER_GRADING, FLAG_OFFLINE_FALLBACK, FLAG_PROMPT_INJECTION,
 };
 pub use guard::looks_like_prompt_injection;
 pub use rubric::{

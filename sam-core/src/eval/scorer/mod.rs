@@ -18,7 +18,7 @@ use self::key_terms::{Coverage, GenericWords, KeyTerm, SubmissionStems};
 use super::guard::looks_like_prompt_injection;
 use super::{
     Assignment, Criterion, CriterionScore, Evaluator, EvaluatorError, Grading, GradingRequest,
-    Language, TokenUsage, FLAG_PROMPT_INJECTION,
+    Language, TokenUsage, FLAG_NEEDS_TEACHER_GRADING, FLAG_PROMPT_INJECTION,
 };
 
 /// The model name the offline scorer reports.
@@ -166,6 +166,12 @@ impl OfflineScorer {
         };
         if injection_suspected {
             grading.add_flag(FLAG_PROMPT_INJECTION);
+        }
+        if outcomes
+            .iter()
+            .any(|outcome| matches!(outcome, CriterionOutcome::NoKeyTerms))
+        {
+            grading.add_flag(FLAG_NEEDS_TEACHER_GRADING);
         }
         grading
     }
