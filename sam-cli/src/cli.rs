@@ -334,7 +334,7 @@ pub enum EvaluationCommand {
         /// The teacher's score in points
         #[arg(long)]
         score: f64,
-        /// Why the score changed
+        /// The reason for the new score
         #[arg(long)]
         comment: String,
     },

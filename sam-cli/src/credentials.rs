@@ -1,5 +1,5 @@
-//! Where `samctl login` keeps a server credential: the OS keyring when the
-//! machine has one, otherwise a file readable only by the user.
+//! Storage of the server credential `samctl login` keeps: the OS keyring when
+//! the machine has one, otherwise a file readable only by the user.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Keyring service name under which credentials are stored, one entry per server URL.
 const KEYRING_SERVICE: &str = "sam";
 
-/// What kind of secret a credential is.
+/// The kind of secret a credential is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
@@ -36,7 +36,7 @@ impl std::fmt::Debug for Credential {
     }
 }
 
-/// Where a credential ended up.
+/// The place a credential is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Vault {

@@ -43,7 +43,7 @@ impl Default for EvaluationConfig {
     }
 }
 
-/// Where graded results are cached.
+/// The backend that caches graded results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheBackendKind {
@@ -158,7 +158,7 @@ pub struct SamConfig {
 pub struct ConfigError {
     /// The file, when the error came from one.
     pub source_name: Option<String>,
-    /// What is wrong, naming the key.
+    /// The problem, naming the key.
     pub message: String,
 }
 

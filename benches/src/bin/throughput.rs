@@ -36,7 +36,7 @@ struct Args {
     /// Runs per backend; the median is reported
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Which store to measure
+    /// The store to measure
     #[arg(long, value_enum, default_value_t = Backend::Both)]
     backend: Backend,
     /// PostgreSQL server URL; a database is created and dropped per run

@@ -69,7 +69,7 @@ pub struct CreateKeyArgs {
     /// Limit the key to this client
     #[arg(long, short = 'c')]
     pub client: Option<String>,
-    /// What the key is for, such as "Moodle production"
+    /// The key's purpose, such as "Moodle production"
     #[arg(long)]
     pub name: String,
     /// Permission to grant; repeat for several [default: create_evaluation and view_own_evaluations]

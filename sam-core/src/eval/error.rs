@@ -15,7 +15,7 @@ pub enum EvalError {
         field: String,
         /// The rejected value, cut to 80 characters.
         value: String,
-        /// What a valid value looks like.
+        /// The rule a valid value follows.
         reason: String,
     },
     /// A submission is larger than the engine accepts.
@@ -43,7 +43,7 @@ pub enum EvalError {
         id: String,
         /// Its current status.
         status: String,
-        /// Why the action is not allowed.
+        /// The reason the action is not allowed.
         reason: String,
     },
     /// No evaluator produced a grading.

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{CriterionScore, EvalError};
 
-/// Where an evaluation is in teacher review. Students see only
+/// The stage of an evaluation in teacher review. Students see only
 /// [`Approved`](Self::Approved) and [`Overridden`](Self::Overridden) results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,4 +1,4 @@
-//! What an evaluator returns, and the trait every evaluator implements.
+//! Gradings, the result an evaluator returns, and the trait every evaluator implements.
 
 use std::time::Duration;
 
@@ -79,8 +79,8 @@ impl Grading {
     }
 }
 
-/// Who an evaluation is for: the router uses it for strategy, cache keys,
-/// bulkheads and logs.
+/// The tenant an evaluation is for. The router uses it for strategy, cache
+/// keys, bulkheads and logs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TenantRef {
     /// The partner's slug.
@@ -102,13 +102,13 @@ pub struct GradingRequest<'a> {
     pub deadline: Option<Duration>,
 }
 
-/// Why an evaluator could not grade a submission.
+/// The reason an evaluator could not grade a submission.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{provider}: {message}")]
 pub struct EvaluatorError {
     /// The provider or evaluator that failed.
     pub provider: String,
-    /// What went wrong, without secrets.
+    /// The failure, described without secrets.
     pub message: String,
 }
 

@@ -49,7 +49,7 @@ pub struct Level {
     pub name: String,
     /// Points awarded at this level, within the criterion's points.
     pub points: f64,
-    /// What work at this level looks like.
+    /// A description of work at this level.
     #[serde(default)]
     pub descriptor: String,
 }
@@ -59,7 +59,7 @@ pub struct Level {
 pub struct Criterion {
     /// Name, unique within the rubric; models report scores under it.
     pub name: String,
-    /// What the criterion assesses.
+    /// The skill or content the criterion assesses.
     #[serde(default)]
     pub description: String,
     /// Points this criterion is worth. After [`RubricInput::resolve`] the

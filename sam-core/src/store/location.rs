@@ -1,4 +1,4 @@
-//! Where a store lives: a PostgreSQL URL or a SAM home folder for SQLite.
+//! Store locations: a PostgreSQL URL or a SAM home folder for SQLite.
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +6,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::tenancy::TenancyError;
 
-/// Where a [`Store`](super::Store) keeps its data.
+/// The location of a [`Store`](super::Store)'s data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// A PostgreSQL server, as a `postgres://` URL.

@@ -80,7 +80,7 @@ pub enum TenancyError {
     Corrupt {
         /// The column.
         column: &'static str,
-        /// What was wrong.
+        /// The problem found.
         reason: String,
     },
 }
