@@ -172,13 +172,18 @@ pub fn parse_api_key(key: &str) -> Option<(&str, &str)> {
     (prefix_ok && secret_ok).then_some((prefix, secret))
 }
 
+/// How stale a key's recorded last use may be before a use writes it again.
+pub const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 /// Checks a presented API key and returns the principal it stands for.
 ///
 /// The key is looked up by prefix, and its secret's hash is compared with
 /// the stored hash in constant time. The key must not be revoked or
 /// expired, and its partner must be active and provisioned. A successful
-/// use is recorded; a failure to record it is logged and does not fail the
-/// request. The caller then checks the key's partner against the request
+/// use is recorded when the stored last use is older than
+/// [`LAST_USED_RESOLUTION`], so a busy key costs one write a minute rather
+/// than one per request; a failure to record it is logged and does not fail
+/// the request. The caller then checks the key's partner against the request
 /// path with [`Principal::require_partner`].
 ///
 /// # Errors
@@ -222,8 +227,13 @@ pub async fn authenticate_api_key(
     )
     .map_err(|_| reject("stored scopes do not fit the binding", prefix))?;
 
-    if let Err(err) = store.mark_used(prefix, now).await {
-        tracing::warn!(key_prefix = prefix, error = %err, "recording API key use failed");
+    let recorded_recently = record
+        .last_used_at
+        .is_some_and(|used| now - used < LAST_USED_RESOLUTION);
+    if !recorded_recently {
+        if let Err(err) = store.mark_used(prefix, now).await {
+            tracing::warn!(key_prefix = prefix, error = %err, "recording API key use failed");
+        }
     }
     Ok(Principal::ApiKey(principal))
 }

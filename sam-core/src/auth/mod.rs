@@ -22,6 +22,7 @@ pub use action::{Action, Target};
 pub use api_key::{
     authenticate_api_key, create_api_key, generate_api_key, hash_secret, hashes_match,
     parse_api_key, GeneratedApiKey, NewApiKey, API_KEY_PREFIX, KEY_PREFIX_LEN, KEY_SECRET_BYTES,
+    LAST_USED_RESOLUTION,
 };
 pub use api_key_store::{ApiKeyRecord, ApiKeyStore, InMemoryApiKeyStore};
 pub use authenticate::{authenticate_token, Authenticator, Credential};

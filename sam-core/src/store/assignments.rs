@@ -116,6 +116,32 @@ impl PartnerDb {
         decode_assignment(&row)
     }
 
+    /// Returns an assignment together with the user who created it, in one
+    /// query; the owner is `None` when an API key or an operator tool
+    /// created it.
+    ///
+    /// # Errors
+    /// [`TenancyError::NotFound`] when the client has no such assignment.
+    pub async fn assignment_with_owner(
+        &self,
+        client_id: &str,
+        assignment_id: &str,
+    ) -> Result<(Assignment, Option<String>), EvalError> {
+        let sql = format!(
+            "SELECT {ASSIGNMENT_COLUMNS}, created_by FROM {} WHERE client_id = $1 AND assignment_id = $2",
+            self.tables.assignments
+        );
+        let row = sqlx::query(&sql)
+            .bind(client_id)
+            .bind(assignment_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(TenancyError::from)?
+            .ok_or_else(|| TenancyError::not_found("assignment", assignment_id))?;
+        let owner = row.try_get("created_by").map_err(TenancyError::from)?;
+        Ok((decode_assignment(&row)?, owner))
+    }
+
     /// Returns the user who created an assignment, or `None` when it was
     /// created by an API key or an operator tool.
     ///

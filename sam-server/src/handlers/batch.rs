@@ -1,6 +1,7 @@
 //! Batch evaluation: the request returns a job id at once, and a background
 //! task evaluates the items.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::evaluations::{authorize_submission, run_evaluation, EvaluateRequest};
+use super::evaluations::{authorize_submission, run_evaluation, EvaluateRequest, OwnedAssignment};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::jobs::{Job, JobItem, JobState};
@@ -58,8 +59,10 @@ pub async fn start_batch(
         )));
     }
     caller.db.client(&client).await?;
+    let mut known = HashMap::new();
+    let mut assignments = Vec::with_capacity(body.items.len());
     for item in &body.items {
-        authorize_submission(&caller, &client, item).await?;
+        assignments.push(authorize_submission(&caller, &client, item, &mut known).await?);
     }
     let items = u64::try_from(body.items.len()).unwrap_or(u64::MAX);
     crate::middleware::consume_quota(&state, caller.db.partner(), items).await?;
@@ -90,7 +93,7 @@ pub async fn start_batch(
         Arc::new(caller),
         client,
         job_id,
-        body.items,
+        body.items.into_iter().zip(assignments).collect(),
     ));
     Ok((
         StatusCode::ACCEPTED,
@@ -107,16 +110,16 @@ async fn run_batch(
     caller: Arc<Caller>,
     client: String,
     job_id: Uuid,
-    items: Vec<EvaluateRequest>,
+    items: Vec<(EvaluateRequest, Arc<OwnedAssignment>)>,
 ) {
     let concurrency = state.limits().batch_concurrency.max(1);
     stream::iter(items.into_iter().enumerate())
-        .for_each_concurrent(concurrency, |(index, item)| {
+        .for_each_concurrent(concurrency, |(index, (item, loaded))| {
             let state = state.clone();
             let caller = Arc::clone(&caller);
             let client = client.clone();
             async move {
-                let result = run_evaluation(&state, &caller, &client, item)
+                let result = run_evaluation(&state, &caller, &client, &loaded.assignment, item)
                     .await
                     .map(|outcome| outcome.evaluation().id)
                     .map_err(|err| {

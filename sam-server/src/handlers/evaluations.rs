@@ -1,11 +1,14 @@
 //! Evaluating submissions, listing and reading evaluations, and teacher review.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use sam_core::auth::{Action, Target};
 use sam_core::engine::Outcome;
-use sam_core::eval::{Evaluation, EvaluationStatus, SubmissionInput};
+use sam_core::eval::{Assignment, Evaluation, EvaluationStatus, SubmissionInput};
 use sam_core::store::{EvaluationFilter, ReviewAction};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -132,21 +135,42 @@ pub(crate) async fn evaluation_target(
     Ok(target)
 }
 
-/// Authorizes the evaluation of one submission and returns its input.
+/// An assignment and the user who created it, loaded once per request.
+#[derive(Debug)]
+pub(crate) struct OwnedAssignment {
+    /// The assignment.
+    pub assignment: Assignment,
+    /// Its creator, or `None` when an API key or an operator tool created it.
+    pub owner: Option<String>,
+}
+
+/// Loads the assignment a submission responds to, with its owner, and
+/// authorizes the submission's evaluation. `known` holds assignments
+/// already loaded for the same request, so a batch reads each one once.
 pub(crate) async fn authorize_submission(
     caller: &Caller,
     client: &str,
     body: &EvaluateRequest,
-) -> Result<(), ApiError> {
-    let owner = caller
-        .db
-        .assignment_owner(client, &body.assignment_id)
-        .await?;
+    known: &mut HashMap<String, Arc<OwnedAssignment>>,
+) -> Result<Arc<OwnedAssignment>, ApiError> {
+    let loaded = match known.get(&body.assignment_id) {
+        Some(loaded) => Arc::clone(loaded),
+        None => {
+            let (assignment, owner) = caller
+                .db
+                .assignment_with_owner(client, &body.assignment_id)
+                .await?;
+            let loaded = Arc::new(OwnedAssignment { assignment, owner });
+            known.insert(body.assignment_id.clone(), Arc::clone(&loaded));
+            loaded
+        }
+    };
     let mut target = caller.client_target(client).with_student(&body.student_id);
-    if let Some(owner) = owner {
+    if let Some(owner) = &loaded.owner {
         target = target.with_owner_teacher(owner);
     }
-    caller.authorize(Action::Evaluate, &target)
+    caller.authorize(Action::Evaluate, &target)?;
+    Ok(loaded)
 }
 
 /// Evaluates one submission with the engine, returning whether it was new.
@@ -154,10 +178,10 @@ pub(crate) async fn run_evaluation(
     state: &AppState,
     caller: &Caller,
     client: &str,
+    assignment: &Assignment,
     body: EvaluateRequest,
 ) -> Result<Outcome, ApiError> {
     let client_record = caller.db.client(client).await?;
-    let assignment = caller.db.assignment(client, &body.assignment_id).await?;
     let input = SubmissionInput {
         submission_id: body.submission_id,
         assignment_id: body.assignment_id,
@@ -170,7 +194,7 @@ pub(crate) async fn run_evaluation(
         .evaluate(
             &caller.db,
             &client_record,
-            &assignment,
+            assignment,
             teacher.as_deref(),
             &input,
         )
@@ -204,8 +228,8 @@ pub async fn evaluate(
     Path((_partner, client)): Path<(String, String)>,
     ApiJson(body): ApiJson<EvaluateRequest>,
 ) -> Result<(StatusCode, Json<EvaluationView>), ApiError> {
-    authorize_submission(&caller, &client, &body).await?;
-    match run_evaluation(&state, &caller, &client, body).await? {
+    let loaded = authorize_submission(&caller, &client, &body, &mut HashMap::new()).await?;
+    match run_evaluation(&state, &caller, &client, &loaded.assignment, body).await? {
         Outcome::Evaluated(evaluation) => {
             Ok((StatusCode::CREATED, Json(EvaluationView(evaluation))))
         }

@@ -8,7 +8,7 @@ use super::support::{active_partner, directory, slug};
 use crate::auth::{
     authenticate_api_key, create_api_key, generate_api_key, hash_secret, hashes_match,
     parse_api_key, ApiKeyRecord, ApiKeyStore, AuthError, InMemoryApiKeyStore, NewApiKey,
-    PartnerStanding, Permission, Principal, KEY_PREFIX_LEN,
+    PartnerStanding, Permission, Principal, KEY_PREFIX_LEN, LAST_USED_RESOLUTION,
 };
 use crate::tenancy::{PartnerSlug, SubscriptionStatus, TenancyError};
 
@@ -66,6 +66,43 @@ async fn created_key_authenticates() {
 
     let record = store.find_by_prefix(prefix).await.unwrap().unwrap();
     assert_eq!(record.last_used_at, Some(now));
+}
+
+#[tokio::test]
+async fn last_use_is_written_once_per_resolution() {
+    let store = InMemoryApiKeyStore::new();
+    let directory = directory();
+    let generated = create_api_key(&store, &new_key("aptus"), Utc::now())
+        .await
+        .unwrap();
+    let key = generated.key.expose_secret();
+    let prefix = generated.record.prefix.as_str();
+    let first = Utc::now();
+    let last_used = || async {
+        store
+            .find_by_prefix(prefix)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
+
+    authenticate_api_key(&store, &directory, key, first)
+        .await
+        .unwrap();
+    assert_eq!(last_used().await, Some(first));
+
+    let soon = first + LAST_USED_RESOLUTION - Duration::seconds(1);
+    authenticate_api_key(&store, &directory, key, soon)
+        .await
+        .unwrap();
+    assert_eq!(last_used().await, Some(first));
+
+    let later = first + LAST_USED_RESOLUTION;
+    authenticate_api_key(&store, &directory, key, later)
+        .await
+        .unwrap();
+    assert_eq!(last_used().await, Some(later));
 }
 
 #[tokio::test]
