@@ -13,6 +13,7 @@ use crate::app::{Context, UsageError, EXIT_PARTIAL};
 use crate::cli::{AssignmentCommand, TenantArgs};
 use crate::input::{read_rows, Row};
 use crate::output::{self, Listing};
+use crate::remote::{Remote, RemoteError};
 
 /// Options of `samctl assignment import`.
 #[derive(Debug, Args)]
@@ -145,6 +146,31 @@ async fn store_assignment(db: &PartnerDb, assignment: &Assignment) -> Result<boo
     }
 }
 
+/// Builds the field/value listing of one assignment with its rubric.
+fn record(assignment: &Assignment) -> anyhow::Result<Listing> {
+    let mut fields = vec![
+        ("assignment", assignment.assignment_id.clone()),
+        ("title", assignment.title.clone()),
+        ("prompt", assignment.prompt.clone()),
+        (
+            "reference answer",
+            assignment.reference_answer.clone().unwrap_or_default(),
+        ),
+        ("max points", assignment.max_points.to_string()),
+        ("language", assignment.language.as_str().to_owned()),
+    ];
+    for criterion in &assignment.rubric.criteria {
+        fields.push((
+            "criterion",
+            format!(
+                "{} ({} points): {}",
+                criterion.name, criterion.points, criterion.description
+            ),
+        ));
+    }
+    Listing::record(fields, assignment)
+}
+
 pub async fn run(context: &Context, command: AssignmentCommand) -> anyhow::Result<ExitCode> {
     match command {
         AssignmentCommand::Create { tenant, file } => {
@@ -177,27 +203,7 @@ pub async fn run(context: &Context, command: AssignmentCommand) -> anyhow::Resul
         } => {
             let (store, db) = context.partner_db(&tenant.partner).await?;
             let assignment = db.assignment(&tenant.client, &assignment_id).await?;
-            let mut fields = vec![
-                ("assignment", assignment.assignment_id.clone()),
-                ("title", assignment.title.clone()),
-                ("prompt", assignment.prompt.clone()),
-                (
-                    "reference answer",
-                    assignment.reference_answer.clone().unwrap_or_default(),
-                ),
-                ("max points", assignment.max_points.to_string()),
-                ("language", assignment.language.as_str().to_owned()),
-            ];
-            for criterion in &assignment.rubric.criteria {
-                fields.push((
-                    "criterion",
-                    format!(
-                        "{} ({} points): {}",
-                        criterion.name, criterion.points, criterion.description
-                    ),
-                ));
-            }
-            output::print(&Listing::record(fields, &assignment)?, context.output)?;
+            output::print(&record(&assignment)?, context.output)?;
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -228,6 +234,17 @@ async fn import(context: &Context, args: &ImportArgs) -> anyhow::Result<ExitCode
             }
         }
     }
+    print_import_summary(context, created, unchanged, failed)?;
+    store.close().await;
+    Ok(import_exit_code(failed))
+}
+
+fn print_import_summary(
+    context: &Context,
+    created: usize,
+    unchanged: usize,
+    failed: usize,
+) -> anyhow::Result<()> {
     let summary =
         serde_json::json!({ "created": created, "unchanged": unchanged, "failed": failed });
     output::print(
@@ -241,11 +258,162 @@ async fn import(context: &Context, args: &ImportArgs) -> anyhow::Result<ExitCode
             json: summary,
         },
         context.output,
-    )?;
-    store.close().await;
-    Ok(if failed > 0 {
+    )
+}
+
+fn import_exit_code(failed: usize) -> ExitCode {
+    if failed > 0 {
         ExitCode::from(EXIT_PARTIAL)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Returns the API request body that creates `assignment`: the input
+/// fields, with the resolved rubric, which the server resolves to itself.
+fn request_body(assignment: &Assignment) -> serde_json::Value {
+    serde_json::json!({
+        "id": assignment.assignment_id,
+        "title": assignment.title,
+        "prompt": assignment.prompt,
+        "reference_answer": assignment.reference_answer,
+        "max_points": assignment.max_points,
+        "language": assignment.language.as_str(),
+        "rubric": assignment.rubric,
     })
+}
+
+/// Creates an assignment through the API, treating an identical existing
+/// one as done. Returns whether it was created now.
+async fn create_remote(
+    remote: &Remote,
+    partner: &str,
+    assignment: &Assignment,
+) -> anyhow::Result<bool> {
+    let client = assignment.client_id.as_str();
+    let created = remote
+        .post::<_, serde_json::Value>(
+            partner,
+            &["clients", client, "assignments"],
+            &request_body(assignment),
+            None,
+        )
+        .await;
+    let Err(err) = created else {
+        return Ok(true);
+    };
+    let conflict = err
+        .downcast_ref::<RemoteError>()
+        .and_then(RemoteError::status)
+        .is_some_and(|status| status.as_u16() == 409);
+    if !conflict {
+        return Err(err);
+    }
+    let id = assignment.assignment_id.as_str();
+    let existing: Assignment = remote
+        .get(partner, &["clients", client, "assignments", id], &[])
+        .await?;
+    if &existing == assignment {
+        Ok(false)
+    } else {
+        Err(TenancyError::AlreadyExists {
+            kind: "assignment (with different content)",
+            id: id.to_owned(),
+        }
+        .into())
+    }
+}
+
+/// Runs an assignment command through the server's API.
+pub async fn run_remote(
+    context: &Context,
+    remote: &Remote,
+    command: AssignmentCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        AssignmentCommand::Create { tenant, file } => {
+            let assignment = read_assignment_file(&file, &tenant.client)?;
+            let client = tenant.client.as_str();
+            let created: Assignment = remote
+                .post(
+                    &tenant.partner,
+                    &["clients", client, "assignments"],
+                    &request_body(&assignment),
+                    None,
+                )
+                .await?
+                .body;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &[created], cells)?,
+                context.output,
+            )?;
+        }
+        AssignmentCommand::Import(args) => return import_remote(context, remote, &args).await,
+        AssignmentCommand::List { tenant } => {
+            let client = tenant.client.as_str();
+            let assignments: Vec<Assignment> = remote
+                .get(&tenant.partner, &["clients", client, "assignments"], &[])
+                .await?;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &assignments, cells)?,
+                context.output,
+            )?;
+        }
+        AssignmentCommand::Show {
+            tenant,
+            assignment_id,
+        } => {
+            let client = tenant.client.as_str();
+            let assignment: Assignment = remote
+                .get(
+                    &tenant.partner,
+                    &["clients", client, "assignments", &assignment_id],
+                    &[],
+                )
+                .await?;
+            output::print(&record(&assignment)?, context.output)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Imports assignments through the API, one request per row.
+async fn import_remote(
+    context: &Context,
+    remote: &Remote,
+    args: &ImportArgs,
+) -> anyhow::Result<ExitCode> {
+    let partner = args.tenant.partner.as_str();
+    // A missing client or partner fails the whole import at once, as it
+    // does on the database.
+    let _: Vec<serde_json::Value> = remote
+        .get(
+            partner,
+            &["clients", &args.tenant.client, "assignments"],
+            &[],
+        )
+        .await?;
+    let rows = read_rows(&args.file)?;
+    let (mut created, mut unchanged, mut failed) = (0usize, 0usize, 0usize);
+    for row in rows {
+        let result = match row {
+            Ok(row) => match assignment_from_row(&row, args) {
+                Ok(assignment) => create_remote(remote, partner, &assignment)
+                    .await
+                    .map_err(|err| format!("line {}: {err:#}", row.line)),
+                Err(message) => Err(message),
+            },
+            Err(err) => Err(err.message),
+        };
+        match result {
+            Ok(true) => created += 1,
+            Ok(false) => unchanged += 1,
+            Err(message) => {
+                failed += 1;
+                crate::output::row_error(&message);
+            }
+        }
+    }
+    print_import_summary(context, created, unchanged, failed)?;
+    Ok(import_exit_code(failed))
 }

@@ -3,11 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use sam_core::tenancy::{Client, GradeScale, NewClient};
+use serde::Deserialize;
 
 use crate::app::Context;
 use crate::cli::ClientCommand;
 use crate::output::{self, Listing};
+use crate::remote::Remote;
 
 const COLUMNS: [&str; 7] = [
     "client",
@@ -19,16 +23,114 @@ const COLUMNS: [&str; 7] = [
     "created",
 ];
 
-fn cells(c: &Client) -> Vec<String> {
+/// The fields of a client that a listing shows, from the store or from
+/// the API's client view.
+#[derive(Debug, Deserialize)]
+struct ClientRow {
+    client_id: String,
+    name: String,
+    institution_type: String,
+    students_count: i64,
+    teachers_count: i64,
+    exigencia: Decimal,
+    created_at: DateTime<Utc>,
+}
+
+impl From<&Client> for ClientRow {
+    fn from(c: &Client) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            institution_type: c.institution_type.to_string(),
+            students_count: c.students_count,
+            teachers_count: c.teachers_count,
+            exigencia: c.grade_scale.exigencia,
+            created_at: c.created_at,
+        }
+    }
+}
+
+fn cells(c: &ClientRow) -> Vec<String> {
     vec![
         c.client_id.clone(),
         c.name.clone(),
-        c.institution_type.to_string(),
+        c.institution_type.clone(),
         c.students_count.to_string(),
         c.teachers_count.to_string(),
-        c.grade_scale.exigencia.to_string(),
+        c.exigencia.to_string(),
         c.created_at.format("%Y-%m-%d %H:%M").to_string(),
     ]
+}
+
+/// Builds the listing of stored clients; the JSON is the stored records.
+fn listing(clients: &[Client]) -> anyhow::Result<Listing> {
+    Ok(Listing {
+        columns: COLUMNS.to_vec(),
+        rows: clients.iter().map(|c| cells(&c.into())).collect(),
+        json: serde_json::to_value(clients)?,
+    })
+}
+
+/// Builds the listing of clients the API returned; the JSON is the API's.
+fn remote_listing(json: serde_json::Value) -> anyhow::Result<Listing> {
+    let rows: Vec<ClientRow> = serde_json::from_value(json.clone())?;
+    Ok(Listing {
+        columns: COLUMNS.to_vec(),
+        rows: rows.iter().map(cells).collect(),
+        json,
+    })
+}
+
+/// Runs a client command through the server's API.
+pub async fn run_remote(
+    context: &Context,
+    remote: &Remote,
+    command: ClientCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        ClientCommand::Create {
+            partner,
+            client_id,
+            name,
+            institution_type,
+            students,
+            teachers,
+            exigencia,
+        } => {
+            let exigencia: Decimal = exigencia.parse().with_context(|| {
+                format!("invalid --exigencia {exigencia:?}: expected a fraction such as 0.6")
+            })?;
+            let body = serde_json::json!({
+                "client_id": client_id,
+                "name": name,
+                "institution_type": institution_type,
+                "students_count": students,
+                "teachers_count": teachers,
+                "exigencia": exigencia.to_string(),
+            });
+            let created: serde_json::Value = remote
+                .post(&partner.partner, &["clients"], &body, None)
+                .await?
+                .body;
+            let json = serde_json::Value::Array(vec![created]);
+            output::print(&remote_listing(json)?, context.output)?;
+        }
+        ClientCommand::List { partner } => {
+            let clients = remote.get(&partner.partner, &["clients"], &[]).await?;
+            output::print(&remote_listing(clients)?, context.output)?;
+        }
+        ClientCommand::Show { partner, client_id } => {
+            let clients: Vec<serde_json::Value> =
+                remote.get(&partner.partner, &["clients"], &[]).await?;
+            let client = clients
+                .into_iter()
+                .find(|c| c["client_id"].as_str() == Some(client_id.as_str()))
+                .ok_or_else(|| sam_core::tenancy::TenancyError::not_found("client", client_id))?;
+            let json = serde_json::Value::Array(vec![client]);
+            output::print(&remote_listing(json)?, context.output)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run(context: &Context, command: ClientCommand) -> anyhow::Result<ExitCode> {
@@ -59,28 +161,19 @@ pub async fn run(context: &Context, command: ClientCommand) -> anyhow::Result<Ex
                     },
                 })
                 .await?;
-            output::print(
-                &Listing::new(COLUMNS.to_vec(), &[client], cells)?,
-                context.output,
-            )?;
+            output::print(&listing(&[client])?, context.output)?;
             store.close().await;
         }
         ClientCommand::List { partner } => {
             let (store, db) = context.partner_db(&partner.partner).await?;
             let clients = db.clients().await?;
-            output::print(
-                &Listing::new(COLUMNS.to_vec(), &clients, cells)?,
-                context.output,
-            )?;
+            output::print(&listing(&clients)?, context.output)?;
             store.close().await;
         }
         ClientCommand::Show { partner, client_id } => {
             let (store, db) = context.partner_db(&partner.partner).await?;
             let client = db.client(&client_id).await?;
-            output::print(
-                &Listing::new(COLUMNS.to_vec(), &[client], cells)?,
-                context.output,
-            )?;
+            output::print(&listing(&[client])?, context.output)?;
             store.close().await;
         }
     }

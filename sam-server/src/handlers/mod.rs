@@ -4,4 +4,5 @@ pub mod assignments;
 pub mod batch;
 pub mod evaluations;
 pub mod health;
+pub mod keys;
 pub mod tenants;
