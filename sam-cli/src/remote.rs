@@ -34,7 +34,7 @@ const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// An error response of the server, or a server that could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
-    /// The server answered with an error status.
+    /// An error status returned by the server.
     #[error("{}", describe_status(*.status, .message, .request_id.as_deref(), .retry_after.as_deref(), .server))]
     Status {
         /// The HTTP status.
@@ -53,7 +53,7 @@ pub enum RemoteError {
     Unreachable {
         /// The server's base URL.
         server: String,
-        /// What failed: connection refused, timed out, ...
+        /// The failure, such as a refused connection or a timeout.
         reason: String,
     },
 }

@@ -358,8 +358,33 @@ async fn partner_admin_works_through_server() {
     ]);
     let assignments = grader.json(&["assignment", "list", "-p", "aptus", "-c", "c2"]);
     assert_eq!(ids(&assignments, "assignment_id"), ["a1"]);
+    let table = grader.ok(&["assignment", "list", "-p", "aptus", "-c", "c2"]);
+    assert!(table.contains("correctness (5)"), "{table}");
     let shown = grader.ok(&["assignment", "show", "-p", "aptus", "-c", "c2", "a1"]);
     assert!(shown.contains("What is a variable?"), "{shown}");
+
+    let questions = grader.file(
+        "questions.jsonl",
+        "{\"id\": \"q1\", \"prompt\": \"Define a loop.\", \"max_points\": 4}\n{\"id\": \"q2\", \"prompt\": \"Define a list.\", \"max_points\": 2}\n",
+    );
+    let questions = questions.to_str().unwrap();
+    let import = [
+        "assignment",
+        "import",
+        "-p",
+        "aptus",
+        "-c",
+        "c2",
+        "--file",
+        questions,
+        "--language",
+        "en",
+    ];
+    let imported = grader.json(&import);
+    assert_eq!(imported["created"], 2, "{imported}");
+    let again = grader.json(&import);
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(again["unchanged"], 2, "{again}");
 
     let answers = grader.file("answers.csv", ANSWERS);
     let answers = answers.to_str().unwrap();

@@ -13,7 +13,6 @@ use crate::app::{Context, UsageError, EXIT_PARTIAL};
 use crate::cli::{AssignmentCommand, TenantArgs};
 use crate::input::{read_rows, Row};
 use crate::output::{self, Listing};
-use crate::remote::{Remote, RemoteError};
 
 /// Options of `samctl assignment import`.
 #[derive(Debug, Args)]
@@ -43,7 +42,7 @@ pub struct ImportArgs {
     pub language: String,
 }
 
-const COLUMNS: [&str; 6] = [
+pub const COLUMNS: [&str; 6] = [
     "assignment",
     "title",
     "max points",
@@ -52,7 +51,7 @@ const COLUMNS: [&str; 6] = [
     "reference",
 ];
 
-fn cells(a: &Assignment) -> Vec<String> {
+pub fn cells(a: &Assignment) -> Vec<String> {
     vec![
         a.assignment_id.clone(),
         a.title.clone(),
@@ -74,7 +73,7 @@ fn cells(a: &Assignment) -> Vec<String> {
 }
 
 /// Reads one assignment from a TOML or JSON file.
-fn read_assignment_file(path: &Path, client_id: &str) -> anyhow::Result<Assignment> {
+pub fn read_assignment_file(path: &Path, client_id: &str) -> anyhow::Result<Assignment> {
     let invalid = |reason: String| {
         UsageError(format!(
             "invalid assignment in {}: {reason}",
@@ -147,7 +146,7 @@ async fn store_assignment(db: &PartnerDb, assignment: &Assignment) -> Result<boo
 }
 
 /// Builds the field/value listing of one assignment with its rubric.
-fn record(assignment: &Assignment) -> anyhow::Result<Listing> {
+pub fn record(assignment: &Assignment) -> anyhow::Result<Listing> {
     let mut fields = vec![
         ("assignment", assignment.assignment_id.clone()),
         ("title", assignment.title.clone()),
@@ -213,12 +212,35 @@ pub async fn run(context: &Context, command: AssignmentCommand) -> anyhow::Resul
 async fn import(context: &Context, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let (store, db) = context.partner_db(&args.tenant.partner).await?;
     db.client(&args.tenant.client).await?;
+    let db = &db;
+    let code = import_rows(context, args, |assignment| async move {
+        store_assignment(db, &assignment)
+            .await
+            .map_err(|err| err.to_string())
+    })
+    .await?;
+    store.close().await;
+    Ok(code)
+}
+
+/// Creates the assignment of every row of the import file with `create`,
+/// which returns whether the assignment is new, reports each failed row,
+/// prints the totals and returns the exit code.
+pub async fn import_rows<C, F>(
+    context: &Context,
+    args: &ImportArgs,
+    create: C,
+) -> anyhow::Result<ExitCode>
+where
+    C: Fn(Assignment) -> F,
+    F: std::future::Future<Output = Result<bool, String>>,
+{
     let rows = read_rows(&args.file)?;
     let (mut created, mut unchanged, mut failed) = (0usize, 0usize, 0usize);
     for row in rows {
         let result = match row {
             Ok(row) => match assignment_from_row(&row, args) {
-                Ok(assignment) => store_assignment(&db, &assignment)
+                Ok(assignment) => create(assignment)
                     .await
                     .map_err(|err| format!("line {}: {err}", row.line)),
                 Err(message) => Err(message),
@@ -235,8 +257,11 @@ async fn import(context: &Context, args: &ImportArgs) -> anyhow::Result<ExitCode
         }
     }
     print_import_summary(context, created, unchanged, failed)?;
-    store.close().await;
-    Ok(import_exit_code(failed))
+    Ok(if failed > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_import_summary(
@@ -259,161 +284,4 @@ fn print_import_summary(
         },
         context.output,
     )
-}
-
-fn import_exit_code(failed: usize) -> ExitCode {
-    if failed > 0 {
-        ExitCode::from(EXIT_PARTIAL)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-/// Returns the API request body that creates `assignment`: the input
-/// fields, with the resolved rubric, which the server resolves to itself.
-fn request_body(assignment: &Assignment) -> serde_json::Value {
-    serde_json::json!({
-        "id": assignment.assignment_id,
-        "title": assignment.title,
-        "prompt": assignment.prompt,
-        "reference_answer": assignment.reference_answer,
-        "max_points": assignment.max_points,
-        "language": assignment.language.as_str(),
-        "rubric": assignment.rubric,
-    })
-}
-
-/// Creates an assignment through the API, treating an identical existing
-/// one as done. Returns whether it was created now.
-async fn create_remote(
-    remote: &Remote,
-    partner: &str,
-    assignment: &Assignment,
-) -> anyhow::Result<bool> {
-    let client = assignment.client_id.as_str();
-    let created = remote
-        .post::<_, serde_json::Value>(
-            partner,
-            &["clients", client, "assignments"],
-            &request_body(assignment),
-            None,
-        )
-        .await;
-    let Err(err) = created else {
-        return Ok(true);
-    };
-    let conflict = err
-        .downcast_ref::<RemoteError>()
-        .and_then(RemoteError::status)
-        .is_some_and(|status| status.as_u16() == 409);
-    if !conflict {
-        return Err(err);
-    }
-    let id = assignment.assignment_id.as_str();
-    let existing: Assignment = remote
-        .get(partner, &["clients", client, "assignments", id], &[])
-        .await?;
-    if &existing == assignment {
-        Ok(false)
-    } else {
-        Err(TenancyError::AlreadyExists {
-            kind: "assignment (with different content)",
-            id: id.to_owned(),
-        }
-        .into())
-    }
-}
-
-/// Runs an assignment command through the server's API.
-pub async fn run_remote(
-    context: &Context,
-    remote: &Remote,
-    command: AssignmentCommand,
-) -> anyhow::Result<ExitCode> {
-    match command {
-        AssignmentCommand::Create { tenant, file } => {
-            let assignment = read_assignment_file(&file, &tenant.client)?;
-            let client = tenant.client.as_str();
-            let created: Assignment = remote
-                .post(
-                    &tenant.partner,
-                    &["clients", client, "assignments"],
-                    &request_body(&assignment),
-                    None,
-                )
-                .await?
-                .body;
-            output::print(
-                &Listing::new(COLUMNS.to_vec(), &[created], cells)?,
-                context.output,
-            )?;
-        }
-        AssignmentCommand::Import(args) => return import_remote(context, remote, &args).await,
-        AssignmentCommand::List { tenant } => {
-            let client = tenant.client.as_str();
-            let assignments: Vec<Assignment> = remote
-                .get(&tenant.partner, &["clients", client, "assignments"], &[])
-                .await?;
-            output::print(
-                &Listing::new(COLUMNS.to_vec(), &assignments, cells)?,
-                context.output,
-            )?;
-        }
-        AssignmentCommand::Show {
-            tenant,
-            assignment_id,
-        } => {
-            let client = tenant.client.as_str();
-            let assignment: Assignment = remote
-                .get(
-                    &tenant.partner,
-                    &["clients", client, "assignments", &assignment_id],
-                    &[],
-                )
-                .await?;
-            output::print(&record(&assignment)?, context.output)?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Imports assignments through the API, one request per row.
-async fn import_remote(
-    context: &Context,
-    remote: &Remote,
-    args: &ImportArgs,
-) -> anyhow::Result<ExitCode> {
-    let partner = args.tenant.partner.as_str();
-    // A missing client or partner fails the whole import at once, as it
-    // does on the database.
-    let _: Vec<serde_json::Value> = remote
-        .get(
-            partner,
-            &["clients", &args.tenant.client, "assignments"],
-            &[],
-        )
-        .await?;
-    let rows = read_rows(&args.file)?;
-    let (mut created, mut unchanged, mut failed) = (0usize, 0usize, 0usize);
-    for row in rows {
-        let result = match row {
-            Ok(row) => match assignment_from_row(&row, args) {
-                Ok(assignment) => create_remote(remote, partner, &assignment)
-                    .await
-                    .map_err(|err| format!("line {}: {err:#}", row.line)),
-                Err(message) => Err(message),
-            },
-            Err(err) => Err(err.message),
-        };
-        match result {
-            Ok(true) => created += 1,
-            Ok(false) => unchanged += 1,
-            Err(message) => {
-                failed += 1;
-                crate::output::row_error(&message);
-            }
-        }
-    }
-    print_import_summary(context, created, unchanged, failed)?;
-    Ok(import_exit_code(failed))
 }

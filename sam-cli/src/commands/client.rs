@@ -62,25 +62,6 @@ fn cells(c: &ClientRow) -> Vec<String> {
     ]
 }
 
-/// Builds the listing of stored clients; the JSON is the stored records.
-fn listing(clients: &[Client]) -> anyhow::Result<Listing> {
-    Ok(Listing {
-        columns: COLUMNS.to_vec(),
-        rows: clients.iter().map(|c| cells(&c.into())).collect(),
-        json: serde_json::to_value(clients)?,
-    })
-}
-
-/// Builds the listing of clients the API returned; the JSON is the API's.
-fn remote_listing(json: serde_json::Value) -> anyhow::Result<Listing> {
-    let rows: Vec<ClientRow> = serde_json::from_value(json.clone())?;
-    Ok(Listing {
-        columns: COLUMNS.to_vec(),
-        rows: rows.iter().map(cells).collect(),
-        json,
-    })
-}
-
 /// Runs a client command through the server's API.
 pub async fn run_remote(
     context: &Context,
@@ -113,11 +94,17 @@ pub async fn run_remote(
                 .await?
                 .body;
             let json = serde_json::Value::Array(vec![created]);
-            output::print(&remote_listing(json)?, context.output)?;
+            output::print(
+                &Listing::from_api(COLUMNS.to_vec(), json, cells)?,
+                context.output,
+            )?;
         }
         ClientCommand::List { partner } => {
             let clients = remote.get(&partner.partner, &["clients"], &[]).await?;
-            output::print(&remote_listing(clients)?, context.output)?;
+            output::print(
+                &Listing::from_api(COLUMNS.to_vec(), clients, cells)?,
+                context.output,
+            )?;
         }
         ClientCommand::Show { partner, client_id } => {
             let clients: Vec<serde_json::Value> =
@@ -127,7 +114,10 @@ pub async fn run_remote(
                 .find(|c| c["client_id"].as_str() == Some(client_id.as_str()))
                 .ok_or_else(|| sam_core::tenancy::TenancyError::not_found("client", client_id))?;
             let json = serde_json::Value::Array(vec![client]);
-            output::print(&remote_listing(json)?, context.output)?;
+            output::print(
+                &Listing::from_api(COLUMNS.to_vec(), json, cells)?,
+                context.output,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -161,19 +151,28 @@ pub async fn run(context: &Context, command: ClientCommand) -> anyhow::Result<Ex
                     },
                 })
                 .await?;
-            output::print(&listing(&[client])?, context.output)?;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &[client], |c| cells(&c.into()))?,
+                context.output,
+            )?;
             store.close().await;
         }
         ClientCommand::List { partner } => {
             let (store, db) = context.partner_db(&partner.partner).await?;
             let clients = db.clients().await?;
-            output::print(&listing(&clients)?, context.output)?;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &clients, |c| cells(&c.into()))?,
+                context.output,
+            )?;
             store.close().await;
         }
         ClientCommand::Show { partner, client_id } => {
             let (store, db) = context.partner_db(&partner.partner).await?;
             let client = db.client(&client_id).await?;
-            output::print(&listing(&[client])?, context.output)?;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &[client], |c| cells(&c.into()))?,
+                context.output,
+            )?;
             store.close().await;
         }
     }

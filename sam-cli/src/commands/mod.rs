@@ -1,6 +1,7 @@
 //! One module per `samctl` command group.
 
 pub mod assignment;
+pub mod assignment_remote;
 pub mod billing;
 pub mod client;
 pub mod demo;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::app::{Context, UsageError};
 use crate::cli::{Command, EvaluationCommand, PartnerCommand};
-use crate::commands::{assignment, billing, client, evaluate_remote, keys, usage, user};
+use crate::commands::{assignment_remote, billing, client, evaluate_remote, keys, usage, user};
 use crate::remote::{not_remote, Remote};
 
 /// Runs `command` through `remote`, or fails naming a command that needs
@@ -14,7 +14,7 @@ pub async fn run(context: &Context, remote: &Remote, command: Command) -> anyhow
     match command {
         Command::Client(command) => client::run_remote(context, remote, command).await,
         Command::User(command) => user::run_remote(context, remote, command).await,
-        Command::Assignment(command) => assignment::run_remote(context, remote, command).await,
+        Command::Assignment(command) => assignment_remote::run(context, remote, command).await,
         Command::Key(command) => keys::key_remote(context, remote, command).await,
         Command::Evaluate(args) => evaluate_remote::run(context, remote, args).await,
         Command::Usage(args) => match args.command {

@@ -49,26 +49,6 @@ fn cells(u: &UserRow) -> Vec<String> {
     ]
 }
 
-/// Builds the listing of stored users; the JSON is the stored records.
-fn listing(users: &[User]) -> anyhow::Result<Listing> {
-    Ok(Listing {
-        columns: COLUMNS.to_vec(),
-        rows: users.iter().map(|u| cells(&u.into())).collect(),
-        json: serde_json::to_value(users)?,
-    })
-}
-
-/// Builds the listing of users the API returned; the JSON is the API's.
-fn remote_listing(users: Vec<serde_json::Value>) -> anyhow::Result<Listing> {
-    let json = serde_json::Value::Array(users);
-    let rows: Vec<UserRow> = serde_json::from_value(json.clone())?;
-    Ok(Listing {
-        columns: COLUMNS.to_vec(),
-        rows: rows.iter().map(cells).collect(),
-        json,
-    })
-}
-
 /// Runs a user command through the server's API.
 pub async fn run_remote(
     context: &Context,
@@ -93,7 +73,14 @@ pub async fn run_remote(
                 )
                 .await?
                 .body;
-            output::print(&remote_listing(vec![created])?, context.output)?;
+            output::print(
+                &Listing::from_api(
+                    COLUMNS.to_vec(),
+                    serde_json::Value::Array(vec![created]),
+                    cells,
+                )?,
+                context.output,
+            )?;
         }
         UserCommand::List { partner, client } => {
             let clients = match client {
@@ -114,7 +101,10 @@ pub async fn run_remote(
                     .await?;
                 users.extend(page);
             }
-            output::print(&remote_listing(users)?, context.output)?;
+            output::print(
+                &Listing::from_api(COLUMNS.to_vec(), serde_json::Value::Array(users), cells)?,
+                context.output,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -138,13 +128,19 @@ pub async fn run(context: &Context, command: UserCommand) -> anyhow::Result<Exit
                     email,
                 })
                 .await?;
-            output::print(&listing(&[user])?, context.output)?;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &[user], |u| cells(&u.into()))?,
+                context.output,
+            )?;
             store.close().await;
         }
         UserCommand::List { partner, client } => {
             let (store, db) = context.partner_db(&partner.partner).await?;
             let users = db.users(client.as_deref()).await?;
-            output::print(&listing(&users)?, context.output)?;
+            output::print(
+                &Listing::new(COLUMNS.to_vec(), &users, |u| cells(&u.into()))?,
+                context.output,
+            )?;
             store.close().await;
         }
     }
