@@ -281,6 +281,7 @@ fn billing_code(err: &BillingError) -> u8 {
         | BillingError::InvalidTimeZone { .. }
         | BillingError::InvalidPlan { .. }
         | BillingError::MissingExchangeRate { .. } => EXIT_INVALID,
+        BillingError::BeforePartnerCreated { .. } => EXIT_NOT_FOUND,
         BillingError::MonthNotEnded { .. }
         | BillingError::AlreadyClosed { .. }
         | BillingError::CurrencyChanged { .. } => EXIT_CONFLICT,

@@ -531,6 +531,14 @@ async fn remote_errors_map_to_exit_codes() {
         stderr(&output)
     );
 
+    let output = admin.run(&["usage", "-p", "aptus", "--month", "2026-01"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("not available in remote mode yet"),
+        "{}",
+        stderr(&output)
+    );
+
     // A token the server did not sign is rejected at login and nothing is stored.
     let stranger = Samctl::new(&server.base);
     let forged = format!("{}x", &token[..token.len() - 1]);

@@ -24,7 +24,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 pub use error::ApiError;
 pub use state::{AppState, Limits};
 
-use handlers::{assignments, batch, evaluations, health, keys, tenants};
+use handlers::{assignments, batch, billing, evaluations, health, keys, tenants};
 
 /// Builds the whole API over `state`.
 pub fn app(state: AppState) -> Router {
@@ -123,6 +123,8 @@ fn tenant_routes(state: AppState) -> Router<AppState> {
             post(evaluations::override_score),
         )
         .route(&path("/jobs/{id}"), get(batch::get_job))
+        .route(&path("/usage"), get(billing::usage))
+        .route(&path("/invoices/{month}"), get(billing::invoice))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,

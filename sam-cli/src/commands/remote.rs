@@ -52,12 +52,13 @@ pub async fn run(context: &Context, remote: &Remote, command: Command) -> anyhow
     }
 }
 
-/// Returns the error for a report the server does not serve yet.
-// NOTE: `usage` and `billing preview` need the server's usage and invoice
-// endpoints, which this server does not have yet.
+/// Returns the error for a report that samctl does not fetch remotely yet.
+// NOTE: the server serves `GET /api/{partner}/v1/usage` and
+// `GET /api/{partner}/v1/invoices/{month}`, but `usage` and `billing
+// preview` do not call them yet.
 fn not_yet(command: &str) -> anyhow::Error {
     UsageError(format!(
-        "`samctl {command}` is not available in remote mode yet: the server has no endpoint for it; \
+        "`samctl {command}` is not available in remote mode yet; \
          run it without --server against the database"
     ))
     .into()
