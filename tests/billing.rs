@@ -30,6 +30,11 @@ use sqlx::{Connection, Executor};
 
 const TOKENS: u64 = 1_234_567;
 
+/// The creation time given to partners whose tests bill January to March
+/// 2026, because a month that ended before its partner was created has no
+/// invoice.
+const CREATED_IN_JANUARY: &str = "2026-01-05T15:00:00Z";
+
 /// 1,234,567 input tokens at 0.15 USD per million.
 fn request_usage() -> (TokenUsage, i64) {
     let usage = TokenUsage {
@@ -344,6 +349,9 @@ async fn token_cost_sums_match(location: &TestLocation) {
         .create_partner(partner("aptus", Tier::Basic))
         .await
         .unwrap();
+    location
+        .set_partner_created_at("aptus", time(CREATED_IN_JANUARY))
+        .await;
     let slug = PartnerSlug::parse("aptus").unwrap();
     let db = store.partner_db(&slug).await.unwrap();
     add_client(&db, "c1").await;
@@ -401,6 +409,9 @@ async fn invoice_clients_sum_to_total(location: &TestLocation) {
         .create_partner(partner("aptus", Tier::Basic))
         .await
         .unwrap();
+    location
+        .set_partner_created_at("aptus", time(CREATED_IN_JANUARY))
+        .await;
     let slug = PartnerSlug::parse("aptus").unwrap();
     let db = store.partner_db(&slug).await.unwrap();
     // Seven clients with 1 to 7 evaluations at uneven costs, so no line
@@ -467,6 +478,9 @@ async fn closed_month_never_changes(location: &TestLocation) {
         .create_partner(partner("aptus", Tier::Basic))
         .await
         .unwrap();
+    location
+        .set_partner_created_at("aptus", time(CREATED_IN_JANUARY))
+        .await;
     let slug = PartnerSlug::parse("aptus").unwrap();
     let db = store.partner_db(&slug).await.unwrap();
     add_client(&db, "c1").await;
@@ -537,6 +551,78 @@ async fn closed_month_never_changes(location: &TestLocation) {
     assert_eq!(stored[0], closed);
 }
 on_both_stores!(closed_month_never_changes);
+
+async fn month_before_creation_has_no_invoice(location: &TestLocation) {
+    let store = location.init().await;
+    for slug in ["aptus", "bravo"] {
+        store
+            .create_partner(partner(slug, Tier::Basic))
+            .await
+            .unwrap();
+    }
+    // 02:30 UTC on 1 March is 23:30 on 28 February in Santiago, so aptus
+    // was created in February.
+    location
+        .set_partner_created_at("aptus", time("2026-03-01T02:30:00Z"))
+        .await;
+    location
+        .set_partner_created_at("bravo", time("2025-12-20T12:00:00Z"))
+        .await;
+    let aptus = PartnerSlug::parse("aptus").unwrap();
+    let db = store.partner_db(&aptus).await.unwrap();
+    add_client(&db, "c1").await;
+    db.record_usage(&event("feb-1", "c1", "2026-02-28T12:00:00Z", 1_000_000))
+        .await
+        .unwrap();
+    let billing = Billing::new(store.clone(), at_cost_config("aptus", Decimal::ZERO)).unwrap();
+    let january: Month = "2026-01".parse().unwrap();
+    let february = january.next();
+
+    let err = billing.invoice(&aptus, january).await.unwrap_err();
+    let BillingError::BeforePartnerCreated {
+        created_on,
+        first_month,
+        ..
+    } = &err
+    else {
+        panic!("expected BeforePartnerCreated, got {err}");
+    };
+    assert_eq!(created_on, "2026-02-28");
+    assert_eq!(first_month, "2026-02");
+    let message = err.to_string();
+    assert!(message.contains("aptus"), "{message}");
+    assert!(message.contains("2026-01"), "{message}");
+    let err = billing.close(&aptus, january).await.unwrap_err();
+    assert!(
+        matches!(err, BillingError::BeforePartnerCreated { .. }),
+        "{err}"
+    );
+    assert!(store.closed_invoices(&aptus).await.unwrap().is_empty());
+
+    // Every partner's January: aptus is left out, bravo is billed.
+    let all = billing.invoices(january, None).await.unwrap();
+    let partners: Vec<&str> = all.iter().map(|i| i.partner_id.as_str()).collect();
+    assert_eq!(partners, ["bravo"]);
+    let only = billing.invoices(january, Some(&aptus)).await.unwrap_err();
+    assert!(
+        matches!(only, BillingError::BeforePartnerCreated { .. }),
+        "{only}"
+    );
+
+    // The month of the creation is billed in full, base fee included.
+    let closed = billing.close(&aptus, february).await.unwrap();
+    assert_eq!(closed.evaluations, 1);
+    let base_fee = closed
+        .lines
+        .iter()
+        .find(|l| l.kind == LineKind::BaseFee)
+        .unwrap();
+    assert_eq!(base_fee.amount.to_string(), "100.00");
+    let all = billing.invoices(february, None).await.unwrap();
+    let partners: Vec<&str> = all.iter().map(|i| i.partner_id.as_str()).collect();
+    assert_eq!(partners, ["aptus", "bravo"]);
+}
+on_both_stores!(month_before_creation_has_no_invoice);
 
 async fn santiago_month_boundaries(location: &TestLocation) {
     let store = location.init().await;

@@ -35,6 +35,8 @@ pub struct Context {
     pub location: StoreLocation,
     pub output: OutputFormat,
     pub quiet: bool,
+    /// The `--server` URL or `SAMCTL_SERVER`, when given.
+    pub server: Option<String>,
 }
 
 impl Context {
@@ -43,6 +45,56 @@ impl Context {
         Store::open(&self.location, StoreOptions::default())
             .await
             .with_context(|| format!("cannot open the store at {}", self.location.redacted()))
+    }
+
+    /// Returns the credential files in the SAM home folder.
+    ///
+    /// # Errors
+    /// [`UsageError`] when no home folder is known because the store is a
+    /// PostgreSQL URL and `--home` was not given.
+    pub fn credentials(&self) -> anyhow::Result<crate::credentials::Credentials> {
+        let home = self
+            .config
+            .home
+            .clone()
+            .or_else(|| match &self.location {
+                StoreLocation::Sqlite(home) => Some(home.clone()),
+                StoreLocation::Postgres(_) => None,
+            })
+            .ok_or_else(|| {
+                UsageError("pass --home DIR to say where login keeps its profile".to_owned())
+            })?;
+        Ok(crate::credentials::Credentials::in_home(&home))
+    }
+
+    /// Returns the server that commands go through: `--server`, or the
+    /// login profile's when no database URL is configured. `None` means
+    /// commands work on the database.
+    fn remote_server(&self) -> anyhow::Result<Option<String>> {
+        if let Some(server) = &self.server {
+            return Ok(Some(server.trim_end_matches('/').to_owned()));
+        }
+        if self.config.database_url.is_some() {
+            return Ok(None);
+        }
+        Ok(self
+            .credentials()
+            .ok()
+            .map(|store| store.profile())
+            .transpose()?
+            .flatten()
+            .map(|profile| profile.server))
+    }
+
+    /// Connects to the remote server with its stored credential, or
+    /// returns `None` when commands work on the database.
+    pub fn remote(&self) -> anyhow::Result<Option<crate::remote::Remote>> {
+        let Some(server) = self.remote_server()? else {
+            return Ok(None);
+        };
+        crate::remote::parse_server(&server)?;
+        let credential = self.credentials()?.load_for(&server)?;
+        Ok(Some(crate::remote::Remote::new(&server, credential)?))
     }
 
     /// Opens the store and a handle on one active partner's data.
@@ -128,30 +180,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         location,
         output: cli.global.output,
         quiet: cli.global.quiet,
+        server: cli.global.server.clone(),
     };
     match cli.command {
-        Command::Init => commands::store::init(&context).await,
-        Command::Migrate { status } => commands::store::migrate(&context, status).await,
-        Command::Partner(command) => commands::partner::run(&context, command).await,
-        Command::Client(command) => commands::client::run(&context, command).await,
-        Command::User(command) => commands::user::run(&context, command).await,
-        Command::Assignment(command) => commands::assignment::run(&context, command).await,
-        Command::Evaluate(args) => commands::evaluate::run(&context, args).await,
-        Command::Evaluation(command) => commands::evaluation::run(&context, command).await,
-        Command::Demo(args) => commands::demo::run(&context, args).await,
-        Command::Token(command) => commands::keys::token(&context, command).await,
-        Command::Key(command) => commands::keys::key(&context, command).await,
         Command::Login(args) => commands::login::login(&context, args).await,
         Command::Logout => commands::login::logout(&context).await,
         Command::Whoami => commands::login::whoami(&context).await,
-        Command::Usage(args) => commands::usage::run(&context, args).await,
-        Command::Billing(command) => commands::billing::run(&context, command).await,
+        command => match context.remote()? {
+            Some(remote) => commands::remote::run(&context, &remote, command).await,
+            None => run_local(&context, command).await,
+        },
+    }
+}
+
+/// Runs one command on the database.
+async fn run_local(context: &Context, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init => commands::store::init(context).await,
+        Command::Migrate { status } => commands::store::migrate(context, status).await,
+        Command::Partner(command) => commands::partner::run(context, command).await,
+        Command::Client(command) => commands::client::run(context, command).await,
+        Command::User(command) => commands::user::run(context, command).await,
+        Command::Assignment(command) => commands::assignment::run(context, command).await,
+        Command::Evaluate(args) => commands::evaluate::run(context, args).await,
+        Command::Evaluation(command) => commands::evaluation::run(context, command).await,
+        Command::Demo(args) => commands::demo::run(context, args).await,
+        Command::Token(command) => commands::keys::token(context, command).await,
+        Command::Key(command) => commands::keys::key(context, command).await,
+        Command::Login(args) => commands::login::login(context, args).await,
+        Command::Logout => commands::login::logout(context).await,
+        Command::Whoami => commands::login::whoami(context).await,
+        Command::Usage(args) => commands::usage::run(context, args).await,
+        Command::Billing(command) => commands::billing::run(context, command).await,
     }
 }
 
 /// Maps an error to its documented exit code by the first typed cause in its chain.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if let Some(remote) = cause.downcast_ref::<crate::remote::RemoteError>() {
+            return remote.exit_code();
+        }
         if let Some(tenancy) = cause.downcast_ref::<TenancyError>() {
             return tenancy_code(tenancy);
         }
@@ -212,6 +281,7 @@ fn billing_code(err: &BillingError) -> u8 {
         | BillingError::InvalidTimeZone { .. }
         | BillingError::InvalidPlan { .. }
         | BillingError::MissingExchangeRate { .. } => EXIT_INVALID,
+        BillingError::BeforePartnerCreated { .. } => EXIT_NOT_FOUND,
         BillingError::MonthNotEnded { .. }
         | BillingError::AlreadyClosed { .. }
         | BillingError::CurrencyChanged { .. } => EXIT_CONFLICT,

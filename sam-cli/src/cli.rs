@@ -45,6 +45,12 @@ pub struct GlobalArgs {
     )]
     pub database_url: Option<String>,
 
+    /// SAM server URL: run partner-admin commands through its HTTP API with the
+    /// credential stored by `samctl login` [default: the login profile's server,
+    /// unless a database URL is configured]
+    #[arg(long, global = true, env = "SAMCTL_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+
     /// Configuration file [default: config.toml in the SAM home folder, if present]
     #[arg(long, global = true, env = "SAM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -424,6 +430,21 @@ mod tests {
             Cli::try_parse_from(["samctl", "billing", "close", "--month", "2026-03", "--yes"])
                 .unwrap();
         assert!(matches!(cli.command, Command::Billing(_)));
+    }
+
+    #[test]
+    fn server_is_global() {
+        let cli = Cli::try_parse_from([
+            "samctl",
+            "client",
+            "list",
+            "-p",
+            "aptus",
+            "--server",
+            "http://127.0.0.1:8000",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.server.as_deref(), Some("http://127.0.0.1:8000"));
     }
 
     #[test]

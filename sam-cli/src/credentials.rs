@@ -132,6 +132,28 @@ impl Credentials {
         }
     }
 
+    /// Returns the credential stored for `server`: the current profile's
+    /// when it is for `server`, else one saved by an earlier login to it.
+    pub fn load_for(&self, server: &str) -> anyhow::Result<Credential> {
+        if let Some(profile) = self.profile()? {
+            if profile.server == server {
+                return self.load(&profile);
+            }
+        }
+        if let Some(credential) = self.read_file()?.remove(server) {
+            return Ok(credential);
+        }
+        let from_keyring = keyring::Entry::new(KEYRING_SERVICE, server)
+            .and_then(|entry| entry.get_password())
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        from_keyring.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no credential for {server}; run `samctl login --server {server}` first"
+            )
+        })
+    }
+
     /// Removes the current profile and its credential. Returns the server it was for.
     pub fn delete(&self) -> anyhow::Result<Option<String>> {
         let Some(profile) = self.profile()? else {

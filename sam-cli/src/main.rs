@@ -10,6 +10,7 @@ mod credentials;
 mod evaluator;
 mod input;
 mod output;
+mod remote;
 
 use std::process::ExitCode;
 

@@ -32,6 +32,21 @@ impl Listing {
         })
     }
 
+    /// Builds a listing of records an API returned: the rows from their
+    /// typed form, and the JSON exactly as the server sent it.
+    pub fn from_api<T: serde::de::DeserializeOwned>(
+        columns: Vec<&'static str>,
+        json: serde_json::Value,
+        cells: impl Fn(&T) -> Vec<String>,
+    ) -> anyhow::Result<Self> {
+        let records: Vec<T> = serde_json::from_value(json.clone())?;
+        Ok(Self {
+            columns,
+            rows: records.iter().map(cells).collect(),
+            json,
+        })
+    }
+
     /// Builds a two-column field/value listing for one record.
     pub fn record<T: Serialize>(
         fields: Vec<(&'static str, String)>,

@@ -272,6 +272,30 @@ fn count_rows(home: &Path, table: &str) -> i64 {
     })
 }
 
+/// Sets the creation time of partner `slug` in the control database, so
+/// the test can bill months before the day it runs.
+fn set_partner_created_at(home: &Path, slug: &str, created_at: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let updated = runtime.block_on(async {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(home.join("control.db"));
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE tenants SET created_at = ?1 WHERE partner_id = ?2")
+            .bind(created_at)
+            .bind(slug)
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected()
+    });
+    assert_eq!(updated, 1, "no partner {slug}");
+}
+
 #[test]
 fn interrupted_batch_resumes_without_double_billing() {
     let sam = Sam::new();
@@ -583,6 +607,16 @@ fn usage_and_billing_through_cli() {
         "--platform",
     ]);
     assert!(with_platform.get("platform").is_some());
+
+    // p1 was created this month, so it has no invoice for January.
+    let before = sam.run(&["billing", "preview", "-p", "p1", "--month", "2026-01"]);
+    assert_eq!(code(&before), 3, "{}", stderr(&before));
+    assert!(
+        stderr(&before).contains("was created on"),
+        "{}",
+        stderr(&before)
+    );
+    set_partner_created_at(&sam.home(), "p1", "2026-01-05T15:00:00.000000Z");
 
     let unconfirmed = sam.run(&["billing", "close", "--month", "2026-01"]);
     assert_eq!(code(&unconfirmed), 2, "{}", stderr(&unconfirmed));

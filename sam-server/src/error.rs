@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sam_core::auth::AuthError;
+use sam_core::billing::BillingError;
 use sam_core::eval::EvalError;
 use sam_core::tenancy::TenancyError;
 
@@ -20,6 +21,11 @@ pub enum ApiError {
     /// get the same body.
     #[error("not found")]
     NotFound,
+    /// The caller's own partner has no such resource, with a message that
+    /// names only the caller's own data, such as a month before the
+    /// partner was created.
+    #[error("{0}")]
+    NotFoundDetail(String),
     /// The request is malformed or a field is invalid.
     #[error("{0}")]
     BadRequest(String),
@@ -80,7 +86,9 @@ impl ApiError {
         let (status, code, level) = match self {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", Level::DEBUG),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", Level::DEBUG),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", Level::DEBUG),
+            Self::NotFound | Self::NotFoundDetail(_) => {
+                (StatusCode::NOT_FOUND, "not_found", Level::DEBUG)
+            }
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request", Level::DEBUG),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", Level::INFO),
             Self::IdempotencyMismatch => (
@@ -212,6 +220,27 @@ impl From<EvalError> for ApiError {
             }
             EvalError::EvaluatorFailed(cause) => Self::Upstream(cause),
             EvalError::Tenancy(err) => err.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(err: BillingError) -> Self {
+        match err {
+            BillingError::InvalidMonth { .. } | BillingError::InvalidRange { .. } => {
+                Self::BadRequest(err.to_string())
+            }
+            // A month before the partner existed has no invoice. The
+            // message names only the caller's own partner, which the auth
+            // middleware has checked already.
+            BillingError::BeforePartnerCreated { .. } => Self::NotFoundDetail(err.to_string()),
+            BillingError::MonthNotEnded { .. }
+            | BillingError::AlreadyClosed { .. }
+            | BillingError::CurrencyChanged { .. } => Self::Conflict(err.to_string()),
+            BillingError::Tenancy(err) => err.into(),
+            // An invalid plan, a missing exchange rate or a stored time zone
+            // that is unknown are the operator's configuration to fix.
             other => Self::Internal(other.to_string()),
         }
     }

@@ -24,7 +24,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 pub use error::ApiError;
 pub use state::{AppState, Limits};
 
-use handlers::{assignments, batch, evaluations, health, tenants};
+use handlers::{assignments, batch, billing, evaluations, health, keys, tenants};
 
 /// Builds the whole API over `state`.
 pub fn app(state: AppState) -> Router {
@@ -75,10 +75,14 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 }
 
 /// Builds the tenant routes, each behind authentication, the rate-limit slot and
-/// idempotency, in that order.
+/// idempotency, in that order. The API key routes skip idempotency, because
+/// a stored response would keep a new key's secret in the database.
 fn tenant_routes(state: AppState) -> Router<AppState> {
     const BASE: &str = "/api/{partner}/v1";
     let path = |suffix: &str| format!("{BASE}{suffix}");
+    let key_routes = Router::new()
+        .route(&path("/keys"), get(keys::list_keys).post(keys::create_key))
+        .route(&path("/keys/{prefix}/revoke"), post(keys::revoke_key));
     Router::new()
         .route(&path("/health"), get(health::partner_health))
         .route(
@@ -119,10 +123,13 @@ fn tenant_routes(state: AppState) -> Router<AppState> {
             post(evaluations::override_score),
         )
         .route(&path("/jobs/{id}"), get(batch::get_job))
+        .route(&path("/usage"), get(billing::usage))
+        .route(&path("/invoices/{month}"), get(billing::invoice))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,
         ))
+        .merge(key_routes)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::rate_limit,

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{assignments, batch, evaluations, health, tenants};
+use crate::handlers::{assignments, batch, billing, evaluations, health, keys, tenants};
 
 /// The API description served at `/api/openapi.json`.
 #[derive(Debug, OpenApi)]
@@ -29,6 +29,11 @@ use crate::handlers::{assignments, batch, evaluations, health, tenants};
         evaluations::student_feedback,
         batch::start_batch,
         batch::get_job,
+        keys::create_key,
+        keys::list_keys,
+        keys::revoke_key,
+        billing::usage,
+        billing::invoice,
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("api_key" = []))

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use sam_core::auth::{Authenticator, TokenAlgorithm, TokenSettings, TokenVerifier};
+use sam_core::billing::Billing;
 use sam_core::config::{LogFormat, SamConfig, CONFIG_ENV};
 use sam_core::engine::Engine;
 use sam_core::eval::Evaluator;
@@ -154,7 +155,10 @@ pub async fn build_state(config: &SamConfig) -> anyhow::Result<AppState> {
         request_timeout: Duration::from_secs(config.server.request_timeout_secs),
         batch_concurrency: config.evaluation.concurrency,
     };
-    let mut state = AppState::new(store, engine, authenticator, Metrics::new()?, limits);
+    let billing = Billing::new(store.clone(), config.billing.clone())
+        .context("invalid [billing] configuration")?;
+    let mut state =
+        AppState::new(store, engine, authenticator, Metrics::new()?, limits).with_billing(billing);
     if let Some(router) = router {
         state = state.with_router(router);
     }

@@ -1,10 +1,11 @@
 //! The state every handler shares: store, engine, authenticator, metrics,
-//! batch jobs and limits.
+//! batch jobs, billing and limits.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sam_core::auth::Authenticator;
+use sam_core::billing::Billing;
 use sam_core::engine::Engine;
 use sam_core::llm::Router;
 use sam_core::store::Store;
@@ -43,6 +44,7 @@ pub struct AppState {
     router: Option<Arc<Router>>,
     redis: Option<redis::Client>,
     rate_limits: Option<sam_core::limits::Limits>,
+    billing: Arc<Billing>,
 }
 
 #[derive(Debug)]
@@ -57,7 +59,7 @@ struct Inner {
 
 impl AppState {
     /// Builds the state from its parts, without an LLM router or Redis
-    /// server to report on.
+    /// server to report on, and billing with the built-in price plans.
     pub fn new(
         store: Store,
         engine: Engine,
@@ -65,6 +67,7 @@ impl AppState {
         metrics: Metrics,
         limits: Limits,
     ) -> Self {
+        let billing = Arc::new(Billing::with_built_in_plans(store.clone()));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -77,7 +80,20 @@ impl AppState {
             router: None,
             redis: None,
             rate_limits: None,
+            billing,
         }
+    }
+
+    /// Sets the billing service, built from the configuration's price plans.
+    #[must_use]
+    pub fn with_billing(mut self, billing: Billing) -> Self {
+        self.billing = Arc::new(billing);
+        self
+    }
+
+    /// Returns the billing service that computes invoices.
+    pub fn billing(&self) -> &Billing {
+        &self.billing
     }
 
     /// Sets the LLM router whose breaker states the partner health reports.

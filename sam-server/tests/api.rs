@@ -938,3 +938,76 @@ async fn shutdown_finishes_in_flight_request() {
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_admin_manages_api_keys() {
+    let server = TestServer::start().await;
+    let keys = "/api/aptus/v1/keys";
+    let request = json!({"name": "Moodle", "client_id": "c1", "scopes": ["create_evaluation"]});
+    let (status, created) = server
+        .call(Method::POST, keys, Some("padmin"), Some(request.clone()))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let prefix = created["prefix"].as_str().unwrap().to_owned();
+    assert!(key.starts_with(&format!("sam_{prefix}_")), "{created}");
+
+    let (status, listed) = server.call(Method::GET, keys, Some("padmin"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["prefix"], prefix.as_str());
+    assert!(
+        !listed.to_string().contains(&key),
+        "a listed key shows its secret"
+    );
+
+    // The new key works, and cannot manage keys itself.
+    let with_key = |path: &str| {
+        server
+            .http
+            .get(format!("{}{path}", server.base))
+            .header("x-api-key", key.as_str())
+    };
+    let response = with_key(&format!("{C1}/assignments")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let response = with_key(keys).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+
+    // Teachers, platform scopes and other partners' keys are refused.
+    let (status, _) = server
+        .call(Method::POST, keys, Some("prof"), Some(request))
+        .await;
+    assert_eq!(status, 403);
+    let platform = json!({"name": "all", "scopes": ["view_all"]});
+    let (status, _) = server
+        .call(Method::POST, keys, Some("padmin"), Some(platform))
+        .await;
+    assert_eq!(status, 403);
+    let other = server
+        .api_key("bravo", None, vec![Permission::CreateEvaluation])
+        .await;
+    let other_prefix = other.split('_').nth(1).unwrap();
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &format!("{keys}/{other_prefix}/revoke"),
+            Some("padmin"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Revocation takes effect at once.
+    let (status, revoked) = server
+        .call(
+            Method::POST,
+            &format!("{keys}/{prefix}/revoke"),
+            Some("padmin"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    let response = with_key(&format!("{C1}/assignments")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    server.stop().await;
+}

@@ -17,6 +17,7 @@ fn sample_path(template: &str) -> String {
         .replace("{partner}", "aptus")
         .replace("{client}", "c1")
         .replace("{student}", "ana")
+        .replace("{prefix}", "abcdefghij")
         .replace("{id}", "0190d5c4-0000-7000-8000-000000000000")
 }
 

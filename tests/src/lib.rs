@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use sam_core::store::{Store, StoreLocation, StoreOptions};
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 /// The PostgreSQL server tests create their databases on. Override with
 /// `SAMTEST_POSTGRES_URL`; it must name a database the user can connect to
@@ -60,6 +61,40 @@ impl TestLocation {
         Store::init(&self.location, StoreOptions::default())
             .await
             .unwrap()
+    }
+}
+
+impl TestLocation {
+    /// Sets the creation time of partner `slug` in the control table, so a
+    /// test can bill months before the day it runs. Billing has no invoice
+    /// for a month that ended before its partner was created.
+    pub async fn set_partner_created_at(&self, slug: &str, created_at: DateTime<Utc>) {
+        let value = created_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+        let updated = match &self.location {
+            StoreLocation::Postgres(url) => {
+                let mut conn = PgConnection::connect(url).await.unwrap();
+                sqlx::query("UPDATE sam_control.tenants SET created_at = $1 WHERE partner_id = $2")
+                    .bind(value)
+                    .bind(slug)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+            StoreLocation::Sqlite(home) => {
+                let options =
+                    sqlx::sqlite::SqliteConnectOptions::new().filename(home.join("control.db"));
+                let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+                sqlx::query("UPDATE tenants SET created_at = $1 WHERE partner_id = $2")
+                    .bind(value)
+                    .bind(slug)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+        };
+        assert_eq!(updated, 1, "no partner {slug} in the control table");
     }
 }
 

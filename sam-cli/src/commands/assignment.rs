@@ -42,7 +42,7 @@ pub struct ImportArgs {
     pub language: String,
 }
 
-const COLUMNS: [&str; 6] = [
+pub const COLUMNS: [&str; 6] = [
     "assignment",
     "title",
     "max points",
@@ -51,7 +51,7 @@ const COLUMNS: [&str; 6] = [
     "reference",
 ];
 
-fn cells(a: &Assignment) -> Vec<String> {
+pub fn cells(a: &Assignment) -> Vec<String> {
     vec![
         a.assignment_id.clone(),
         a.title.clone(),
@@ -73,7 +73,7 @@ fn cells(a: &Assignment) -> Vec<String> {
 }
 
 /// Reads one assignment from a TOML or JSON file.
-fn read_assignment_file(path: &Path, client_id: &str) -> anyhow::Result<Assignment> {
+pub fn read_assignment_file(path: &Path, client_id: &str) -> anyhow::Result<Assignment> {
     let invalid = |reason: String| {
         UsageError(format!(
             "invalid assignment in {}: {reason}",
@@ -145,6 +145,31 @@ async fn store_assignment(db: &PartnerDb, assignment: &Assignment) -> Result<boo
     }
 }
 
+/// Builds the field/value listing of one assignment with its rubric.
+pub fn record(assignment: &Assignment) -> anyhow::Result<Listing> {
+    let mut fields = vec![
+        ("assignment", assignment.assignment_id.clone()),
+        ("title", assignment.title.clone()),
+        ("prompt", assignment.prompt.clone()),
+        (
+            "reference answer",
+            assignment.reference_answer.clone().unwrap_or_default(),
+        ),
+        ("max points", assignment.max_points.to_string()),
+        ("language", assignment.language.as_str().to_owned()),
+    ];
+    for criterion in &assignment.rubric.criteria {
+        fields.push((
+            "criterion",
+            format!(
+                "{} ({} points): {}",
+                criterion.name, criterion.points, criterion.description
+            ),
+        ));
+    }
+    Listing::record(fields, assignment)
+}
+
 pub async fn run(context: &Context, command: AssignmentCommand) -> anyhow::Result<ExitCode> {
     match command {
         AssignmentCommand::Create { tenant, file } => {
@@ -177,27 +202,7 @@ pub async fn run(context: &Context, command: AssignmentCommand) -> anyhow::Resul
         } => {
             let (store, db) = context.partner_db(&tenant.partner).await?;
             let assignment = db.assignment(&tenant.client, &assignment_id).await?;
-            let mut fields = vec![
-                ("assignment", assignment.assignment_id.clone()),
-                ("title", assignment.title.clone()),
-                ("prompt", assignment.prompt.clone()),
-                (
-                    "reference answer",
-                    assignment.reference_answer.clone().unwrap_or_default(),
-                ),
-                ("max points", assignment.max_points.to_string()),
-                ("language", assignment.language.as_str().to_owned()),
-            ];
-            for criterion in &assignment.rubric.criteria {
-                fields.push((
-                    "criterion",
-                    format!(
-                        "{} ({} points): {}",
-                        criterion.name, criterion.points, criterion.description
-                    ),
-                ));
-            }
-            output::print(&Listing::record(fields, &assignment)?, context.output)?;
+            output::print(&record(&assignment)?, context.output)?;
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -207,12 +212,35 @@ pub async fn run(context: &Context, command: AssignmentCommand) -> anyhow::Resul
 async fn import(context: &Context, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let (store, db) = context.partner_db(&args.tenant.partner).await?;
     db.client(&args.tenant.client).await?;
+    let db = &db;
+    let code = import_rows(context, args, |assignment| async move {
+        store_assignment(db, &assignment)
+            .await
+            .map_err(|err| err.to_string())
+    })
+    .await?;
+    store.close().await;
+    Ok(code)
+}
+
+/// Creates the assignment of every row of the import file with `create`,
+/// which returns whether the assignment is new, reports each failed row,
+/// prints the totals and returns the exit code.
+pub async fn import_rows<C, F>(
+    context: &Context,
+    args: &ImportArgs,
+    create: C,
+) -> anyhow::Result<ExitCode>
+where
+    C: Fn(Assignment) -> F,
+    F: std::future::Future<Output = Result<bool, String>>,
+{
     let rows = read_rows(&args.file)?;
     let (mut created, mut unchanged, mut failed) = (0usize, 0usize, 0usize);
     for row in rows {
         let result = match row {
             Ok(row) => match assignment_from_row(&row, args) {
-                Ok(assignment) => store_assignment(&db, &assignment)
+                Ok(assignment) => create(assignment)
                     .await
                     .map_err(|err| format!("line {}: {err}", row.line)),
                 Err(message) => Err(message),
@@ -228,6 +256,20 @@ async fn import(context: &Context, args: &ImportArgs) -> anyhow::Result<ExitCode
             }
         }
     }
+    print_import_summary(context, created, unchanged, failed)?;
+    Ok(if failed > 0 {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_import_summary(
+    context: &Context,
+    created: usize,
+    unchanged: usize,
+    failed: usize,
+) -> anyhow::Result<()> {
     let summary =
         serde_json::json!({ "created": created, "unchanged": unchanged, "failed": failed });
     output::print(
@@ -241,11 +283,5 @@ async fn import(context: &Context, args: &ImportArgs) -> anyhow::Result<ExitCode
             json: summary,
         },
         context.output,
-    )?;
-    store.close().await;
-    Ok(if failed > 0 {
-        ExitCode::from(EXIT_PARTIAL)
-    } else {
-        ExitCode::SUCCESS
-    })
+    )
 }

@@ -238,7 +238,8 @@ fn close_row(invoice: &Invoice, status: &str) -> Vec<String> {
 }
 
 /// Closes `month` for one partner or all. With every partner, a month that
-/// is closed already is reported and skipped; with one, it is an error.
+/// is closed already is reported and skipped, and partners created after
+/// the month are skipped; with one partner, both are errors.
 async fn close(
     context: &Context,
     billing: &Billing,
@@ -252,8 +253,11 @@ async fn close(
     let mut closed = Vec::new();
     for slug in &slugs {
         if !yes {
-            let invoice = billing.invoice(slug, month).await?.without_platform();
-            rows.push(close_row(&invoice, invoice.status.as_str()));
+            match billing.invoice(slug, month).await {
+                Ok(invoice) => rows.push(close_row(&invoice, invoice.status.as_str())),
+                Err(BillingError::BeforePartnerCreated { .. }) if only.is_none() => {}
+                Err(err) => return Err(err.into()),
+            }
             continue;
         }
         match billing.close(slug, month).await {
@@ -266,6 +270,7 @@ async fn close(
                 let invoice = billing.invoice(slug, month).await?.without_platform();
                 rows.push(close_row(&invoice, "closed before"));
             }
+            Err(BillingError::BeforePartnerCreated { .. }) if only.is_none() => {}
             Err(err) => {
                 return Err(anyhow::Error::new(err)
                     .context(format!("cannot close {month} for partner {slug}")));

@@ -74,6 +74,32 @@ struct ResultLine {
     error: Option<String>,
 }
 
+impl ResultLine {
+    /// Builds the line of a graded row, new or evaluated before.
+    fn graded(line: u64, outcome: &Outcome) -> Self {
+        let status = match outcome {
+            Outcome::Evaluated(_) => "evaluated",
+            Outcome::AlreadyEvaluated(_) => "already_evaluated",
+        };
+        Self {
+            line,
+            status: Some(status),
+            evaluation: Some(outcome.evaluation().clone()),
+            error: None,
+        }
+    }
+
+    /// Builds the line of a failed row.
+    fn failed(line: u64, message: String) -> Self {
+        Self {
+            line,
+            status: None,
+            evaluation: None,
+            error: Some(message),
+        }
+    }
+}
+
 /// Totals printed at the end of a run.
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
@@ -92,6 +118,7 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Counts one graded row, adding its score and grade to the sums.
     fn add(&mut self, outcome: &Outcome, score_sum: &mut f64, grade_sum: &mut f64) {
         let evaluation = outcome.evaluation();
         match outcome {
@@ -107,6 +134,36 @@ impl Summary {
         }
         self.input_tokens += evaluation.input_tokens;
         self.output_tokens += evaluation.output_tokens;
+    }
+
+    /// Sets the means from the sums of the graded rows, and the provider
+    /// cost of the rows graded now.
+    fn finish(&mut self, score_sum: f64, grade_sum: f64, cost_nanos: i64) {
+        let graded = self.evaluated + self.already_evaluated;
+        if graded > 0 {
+            self.mean_score_fraction = Some(score_sum / graded as f64);
+            self.mean_grade = Some(grade_sum / graded as f64);
+        }
+        self.cost_usd = (rust_decimal::Decimal::from(cost_nanos)
+            / rust_decimal::Decimal::from(1_000_000_000))
+        .round_dp(6)
+        .to_string();
+    }
+
+    /// Returns the exit code of a finished run, printing the resume hint
+    /// after an interruption.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.interrupted {
+            output::row_error(
+                "interrupted; re-run the same command to evaluate the remaining rows",
+            );
+            return ExitCode::from(130);
+        }
+        if self.failed > 0 {
+            ExitCode::from(EXIT_PARTIAL)
+        } else {
+            ExitCode::SUCCESS
+        }
     }
 
     /// Renders the summary as a field/value listing.
@@ -251,6 +308,37 @@ pub async fn evaluate_file(
             );
         }
     }
+    let teacher = args.teacher.as_deref();
+    let assignments = &assignments;
+    grade_rows(context, args, rows, |line, input| async move {
+        let Some(assignment) = assignments.get(&input.assignment_id) else {
+            return Err(format!(
+                "line {line}: assignment {:?} not found in client {}; create or import it first",
+                input.assignment_id, client.client_id
+            ));
+        };
+        engine
+            .evaluate(db, client, assignment, teacher, &input)
+            .await
+            .map_err(|err| format!("line {line}: submission {:?}: {err}", input.submission_id))
+    })
+    .await
+}
+
+/// Grades every row with `grade`, at most `--concurrency` at once, behind
+/// a progress bar. Bad rows and failed gradings are reported and counted
+/// while the rest continues; Ctrl-C stops starting new rows. Writes the
+/// results file when one was asked for, and returns the totals.
+pub async fn grade_rows<G, F>(
+    context: &Context,
+    args: &EvaluateArgs,
+    rows: Vec<Result<Row, RowError>>,
+    grade: G,
+) -> anyhow::Result<Summary>
+where
+    G: Fn(u64, SubmissionInput) -> F,
+    F: std::future::Future<Output = Result<Outcome, String>>,
+{
     let mut summary = Summary {
         rows: rows.len(),
         ..Summary::default()
@@ -277,10 +365,9 @@ pub async fn evaluate_file(
         }
     });
 
-    let teacher = args.teacher.as_deref();
+    let grade = &grade;
     let jobs = rows.into_iter().map(|row| {
         let stop = Arc::clone(&stop);
-        let assignments = &assignments;
         async move {
             if stop.load(Ordering::SeqCst) {
                 return None;
@@ -294,20 +381,7 @@ pub async fn evaluate_file(
                 Ok(input) => input,
                 Err(message) => return Some((line, Err(message))),
             };
-            let Some(assignment) = assignments.get(&input.assignment_id) else {
-                return Some((
-                    line,
-                    Err(format!(
-                        "line {line}: assignment {:?} not found in client {}; create or import it first",
-                        input.assignment_id, client.client_id
-                    )),
-                ));
-            };
-            let outcome = engine
-                .evaluate(db, client, assignment, teacher, &input)
-                .await
-                .map_err(|err| format!("line {line}: submission {:?}: {err}", input.submission_id));
-            Some((line, outcome))
+            Some((line, grade(line, input).await))
         }
     });
     let mut stream = futures::stream::iter(jobs).buffer_unordered(concurrency);
@@ -324,26 +398,12 @@ pub async fn evaluate_file(
                 if matches!(outcome, Outcome::Evaluated(_)) {
                     cost_nanos += outcome.evaluation().cost_nanos;
                 }
-                let status = match &outcome {
-                    Outcome::Evaluated(_) => "evaluated",
-                    Outcome::AlreadyEvaluated(_) => "already_evaluated",
-                };
-                ResultLine {
-                    line,
-                    status: Some(status),
-                    evaluation: Some(outcome.evaluation().clone()),
-                    error: None,
-                }
+                ResultLine::graded(line, &outcome)
             }
             Err(message) => {
                 summary.failed += 1;
                 bar.suspend(|| output::row_error(&message));
-                ResultLine {
-                    line,
-                    status: None,
-                    evaluation: None,
-                    error: Some(message),
-                }
+                ResultLine::failed(line, message)
             }
         };
         if let Some(results) = results.as_mut() {
@@ -352,15 +412,7 @@ pub async fn evaluate_file(
     }
     bar.finish_and_clear();
     signal.abort();
-    let graded = summary.evaluated + summary.already_evaluated;
-    if graded > 0 {
-        summary.mean_score_fraction = Some(score_sum / graded as f64);
-        summary.mean_grade = Some(grade_sum / graded as f64);
-    }
-    summary.cost_usd = (rust_decimal::Decimal::from(cost_nanos)
-        / rust_decimal::Decimal::from(1_000_000_000))
-    .round_dp(6)
-    .to_string();
+    summary.finish(score_sum, grade_sum, cost_nanos);
     if let Some(results) = results {
         results.finish()?;
     }
@@ -377,13 +429,5 @@ pub async fn run(context: &Context, args: EvaluateArgs) -> anyhow::Result<ExitCo
     let summary = evaluate_file(context, &db, &client, &engine, &args, rows).await?;
     output::print(&summary.listing()?, context.output)?;
     store.close().await;
-    if summary.interrupted {
-        output::row_error("interrupted; re-run the same command to evaluate the remaining rows");
-        return Ok(ExitCode::from(130));
-    }
-    Ok(if summary.failed > 0 {
-        ExitCode::from(EXIT_PARTIAL)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(summary.exit_code())
 }

@@ -14,6 +14,8 @@ use secrecy::ExposeSecret;
 
 use crate::app::{Context, UsageError};
 use crate::output::{self, Listing};
+use crate::remote::Remote;
+use serde::{Deserialize, Serialize};
 
 /// `samctl token ...`.
 #[derive(Debug, Subcommand)]
@@ -80,14 +82,43 @@ pub struct CreateKeyArgs {
     pub expires: Option<Duration>,
 }
 
-fn key_cells(record: &ApiKeyRecord) -> Vec<String> {
+/// A key as listed, from the store or from the API's key view; both
+/// serialize to the same JSON.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyRow {
+    prefix: String,
+    name: String,
+    client_id: Option<String>,
+    scopes: Vec<String>,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiKeyRecord> for KeyRow {
+    fn from(k: &ApiKeyRecord) -> Self {
+        Self {
+            prefix: k.prefix.clone(),
+            name: k.name.clone(),
+            client_id: k.client_id.clone(),
+            scopes: k.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+fn key_cells(record: &KeyRow) -> Vec<String> {
     let time = |t: Option<DateTime<Utc>>| {
         t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default()
     };
     let state = if record.revoked_at.is_some() {
         "revoked"
-    } else if record.is_live(Utc::now()) {
+    } else if record.expires_at.is_none_or(|expiry| Utc::now() < expiry) {
         "active"
     } else {
         "expired"
@@ -96,12 +127,7 @@ fn key_cells(record: &ApiKeyRecord) -> Vec<String> {
         record.prefix.clone(),
         record.name.clone(),
         record.client_id.clone().unwrap_or_default(),
-        record
-            .scopes
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        record.scopes.join(" "),
         state.to_owned(),
         time(Some(record.created_at)),
         time(record.expires_at),
@@ -193,45 +219,21 @@ pub async fn key(context: &Context, command: KeyCommand) -> anyhow::Result<ExitC
                 expires_at,
             };
             let generated = create_api_key(&store, &new, now).await?;
-            let key = generated.key.expose_secret().to_owned();
-            match context.output {
-                crate::cli::OutputFormat::Json => output::print(
-                    &Listing {
-                        columns: vec![],
-                        rows: vec![],
-                        json: serde_json::json!({ "key": key, "prefix": generated.record.prefix }),
-                    },
-                    context.output,
-                )?,
-                _ => {
-                    output::line(&key)?;
-                    crate::output::row_error(
-                        "note: this is the only time the key is shown; SAM stores only its hash",
-                    );
-                }
-            }
+            print_new_key(
+                context,
+                generated.key.expose_secret(),
+                &generated.record.prefix,
+            )?;
         }
         KeyCommand::List { partner } => {
             let partner = PartnerSlug::parse(&partner)?;
             store.partner(&partner).await?;
             let keys = store.list_by_partner(&partner).await?;
-            let listing = Listing {
-                columns: KEY_COLUMNS.to_vec(),
-                rows: keys.iter().map(key_cells).collect(),
-                json: serde_json::Value::Array(
-                    keys.iter()
-                        .map(|k| {
-                            serde_json::json!({
-                                "prefix": k.prefix, "name": k.name, "client_id": k.client_id,
-                                "scopes": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                                "created_at": k.created_at, "expires_at": k.expires_at,
-                                "last_used_at": k.last_used_at, "revoked_at": k.revoked_at,
-                            })
-                        })
-                        .collect(),
-                ),
-            };
-            output::print(&listing, context.output)?;
+            let rows: Vec<KeyRow> = keys.iter().map(KeyRow::from).collect();
+            output::print(
+                &Listing::new(KEY_COLUMNS.to_vec(), &rows, key_cells)?,
+                context.output,
+            )?;
         }
         KeyCommand::Revoke { partner, prefix } => {
             let partner = PartnerSlug::parse(&partner)?;
@@ -244,4 +246,91 @@ pub async fn key(context: &Context, command: KeyCommand) -> anyhow::Result<ExitC
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a new key once: the key alone on stdout for people and pipes, or
+/// `{"key", "prefix"}` for `--output json`.
+fn print_new_key(context: &Context, key: &str, prefix: &str) -> anyhow::Result<()> {
+    match context.output {
+        crate::cli::OutputFormat::Json => output::print(
+            &Listing {
+                columns: vec![],
+                rows: vec![],
+                json: serde_json::json!({ "key": key, "prefix": prefix }),
+            },
+            context.output,
+        ),
+        _ => {
+            output::line(key)?;
+            output::row_error(
+                "note: this is the only time the key is shown; SAM stores only its hash",
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Runs a key command through the server's API, which lets only partner
+/// admins signed in with a token manage keys.
+pub async fn key_remote(
+    context: &Context,
+    remote: &Remote,
+    command: KeyCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        KeyCommand::Create(args) => {
+            let expires_at = args
+                .expires
+                .map(|d| chrono::Duration::from_std(d).map(|d| Utc::now() + d))
+                .transpose()
+                .map_err(|_| UsageError("invalid --expires: too far in the future".to_owned()))?;
+            let body = serde_json::json!({
+                "name": args.name,
+                "client_id": args.client,
+                "scopes": args.scopes,
+                "expires_at": expires_at,
+            });
+            let created: CreatedKey = remote
+                .post(&args.partner, &["keys"], &body, None)
+                .await?
+                .body;
+            print_new_key(context, &created.key, &created.prefix)?;
+        }
+        KeyCommand::List { partner } => {
+            let rows: Vec<KeyRow> = remote.get(&partner, &["keys"], &[]).await?;
+            output::print(
+                &Listing::new(KEY_COLUMNS.to_vec(), &rows, key_cells)?,
+                context.output,
+            )?;
+        }
+        KeyCommand::Revoke { partner, prefix } => {
+            let _revoked: KeyRow = remote
+                .post(
+                    &partner,
+                    &["keys", &prefix, "revoke"],
+                    &serde_json::json!({}),
+                    None,
+                )
+                .await?
+                .body;
+            output::note(context.output, &format!("Revoked API key {prefix}"))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The API's answer to a key creation: the key, shown once, and its prefix.
+#[derive(Deserialize)]
+struct CreatedKey {
+    key: String,
+    prefix: String,
+}
+
+impl std::fmt::Debug for CreatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKey")
+            .field("key", &"***")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }

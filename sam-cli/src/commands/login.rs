@@ -7,15 +7,16 @@ use base64::Engine as _;
 use clap::Args;
 
 use crate::app::{Context, UsageError};
-use crate::credentials::{Credential, CredentialKind, Credentials, Vault};
+use crate::credentials::{Credential, CredentialKind, Vault};
 use crate::output::{self, Listing};
+use crate::remote::{Remote, RemoteError};
 
-/// Options of `samctl login`.
+/// Options of `samctl login`. The server URL is the global `--server`.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// Server URL, such as https://sam.example.org
-    #[arg(long)]
-    pub server: String,
+    /// Partner slug whose API the credential is checked against [default: a token's own partner; required for an API key]
+    #[arg(long, short = 'p', value_name = "SLUG")]
+    pub partner: Option<String>,
     /// The credential on standard input is a JWT, not an API key
     #[arg(long)]
     pub token: bool,
@@ -24,30 +25,9 @@ pub struct LoginArgs {
     pub no_keyring: bool,
 }
 
-fn credentials(context: &Context) -> anyhow::Result<Credentials> {
-    let home = context
-        .config
-        .home
-        .clone()
-        .or_else(|| match &context.location {
-            sam_core::store::StoreLocation::Sqlite(home) => Some(home.clone()),
-            sam_core::store::StoreLocation::Postgres(_) => None,
-        })
-        .ok_or_else(|| {
-            UsageError("pass --home DIR to say where login keeps its profile".to_owned())
-        })?;
-    Ok(Credentials::in_home(&home))
-}
-
 /// Checks the server URL and the credential's shape before storing anything.
 fn validate(server: &str, credential: &Credential) -> Result<(), UsageError> {
-    let url = url::Url::parse(server)
-        .map_err(|err| UsageError(format!("invalid --server {server:?}: {err}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(UsageError(format!(
-            "invalid --server {server:?}: expected an http:// or https:// URL with a host"
-        )));
-    }
+    crate::remote::parse_server(server)?;
     let valid = match credential.kind {
         CredentialKind::ApiKey => {
             credential.secret.starts_with("sam_") && credential.secret.matches('_').count() >= 2
@@ -84,11 +64,17 @@ pub async fn login(context: &Context, args: LoginArgs) -> anyhow::Result<ExitCod
         CredentialKind::ApiKey
     };
     let credential = Credential { kind, secret };
-    let server = args.server.trim_end_matches('/').to_owned();
+    let server = context
+        .server
+        .as_deref()
+        .ok_or_else(|| UsageError("missing --server URL: the SAM server to log in to".to_owned()))?
+        .trim_end_matches('/')
+        .to_owned();
     validate(&server, &credential)?;
-    // NOTE: the credential is not checked against the server yet; the first
-    // remote command reports a rejected one.
-    let vault = credentials(context)?.save(&server, &credential, !args.no_keyring)?;
+    verify(&server, &credential, args.partner.as_deref()).await?;
+    let vault = context
+        .credentials()?
+        .save(&server, &credential, !args.no_keyring)?;
     let place = match vault {
         Vault::Keyring => "the OS keyring".to_owned(),
         Vault::File => "credentials.json in the SAM home folder (readable only by you), because no OS keyring is available".to_owned(),
@@ -100,8 +86,57 @@ pub async fn login(context: &Context, args: LoginArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// Checks the credential against the server with `GET /api/{partner}/v1/health`.
+/// A 403 passes, because the server authenticated the credential and only
+/// refused the health view to a caller that is not a partner admin.
+async fn verify(
+    server: &str,
+    credential: &Credential,
+    partner: Option<&str>,
+) -> anyhow::Result<()> {
+    let partner = match partner {
+        Some(partner) => partner.to_owned(),
+        None => token_partner(credential).ok_or_else(|| {
+            UsageError(
+                "pass --partner SLUG, so login can check the credential against that partner's API"
+                    .to_owned(),
+            )
+        })?,
+    };
+    let remote = Remote::new(server, credential.clone())?;
+    let result = remote
+        .get::<serde_json::Value>(&partner, &["health"], &[])
+        .await;
+    let Err(err) = result else {
+        return Ok(());
+    };
+    let status = err
+        .downcast_ref::<RemoteError>()
+        .and_then(RemoteError::status)
+        .map(|status| status.as_u16());
+    match status {
+        Some(403 | 503) => Ok(()),
+        Some(404) => Err(err.context(format!(
+            "partner {partner} not found on {server}, or the credential belongs to another partner; nothing was stored"
+        ))),
+        _ => Err(err.context("the credential was not stored")),
+    }
+}
+
+/// Returns the partner slug in a token's unverified claims.
+fn token_partner(credential: &Credential) -> Option<String> {
+    if credential.kind != CredentialKind::Token {
+        return None;
+    }
+    describe(credential)
+        .into_iter()
+        .find(|(name, _)| *name == "partner")
+        .map(|(_, value)| value)
+        .filter(|value| value != "null" && !value.is_empty())
+}
+
 pub async fn logout(context: &Context) -> anyhow::Result<ExitCode> {
-    match credentials(context)?.delete()? {
+    match context.credentials()?.delete()? {
         Some(server) => output::note(context.output, &format!("Logged out of {server}"))?,
         None => output::note(context.output, "Not logged in")?,
     }
@@ -143,7 +178,7 @@ fn describe(credential: &Credential) -> Vec<(&'static str, String)> {
 }
 
 pub async fn whoami(context: &Context) -> anyhow::Result<ExitCode> {
-    let store = credentials(context)?;
+    let store = context.credentials()?;
     let Some(profile) = store.profile()? else {
         return Err(UsageError("not logged in; run `samctl login --server URL`".to_owned()).into());
     };

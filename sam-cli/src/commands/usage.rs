@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use sam_core::metering::{
-    nanos_to_usd, parse_zone, DateRange, Month, UsageGroup, UsageQuery, UsageReport, UsageTotals,
+    nanos_to_usd, parse_zone, DateRange, Month, UsageGroup, UsageQuery, UsageSummary, UsageTotals,
 };
 use sam_core::store::Store;
 use sam_core::tenancy::PartnerSlug;
-use serde::Serialize;
 
 use crate::app::Context;
 use crate::cli::PartnerArg;
@@ -81,14 +80,6 @@ pub struct ReportArgs {
     pub by: GroupArg,
 }
 
-/// One partner's report, as printed in JSON.
-#[derive(Debug, Serialize)]
-struct PartnerReport {
-    partner: String,
-    #[serde(flatten)]
-    report: UsageReport,
-}
-
 const COLUMNS: [&str; 9] = [
     "partner",
     "key",
@@ -157,9 +148,8 @@ async fn report(context: &Context, store: &Store, args: &ReportArgs) -> anyhow::
         Some(slug) => vec![store.partner(&PartnerSlug::parse(slug)?).await?],
         None => store.partners().await?,
     };
-    let mut reports = Vec::new();
+    let mut summary = UsageSummary::default();
     let mut rows = Vec::new();
-    let mut grand = UsageTotals::default();
     for partner in partners.into_iter().filter(|p| p.provisioned) {
         let db = store.partner_db_any_status(&partner.slug).await?;
         let query = UsageQuery {
@@ -171,17 +161,13 @@ async fn report(context: &Context, store: &Store, args: &ReportArgs) -> anyhow::
         for row in &report.rows {
             rows.push(cells(partner.slug.as_str(), &row.key, &row.totals));
         }
-        grand.add(&report.totals)?;
-        reports.push(PartnerReport {
-            partner: partner.slug.to_string(),
-            report,
-        });
+        summary.push(partner.slug.as_str(), report)?;
     }
-    rows.push(cells("", "total", &grand));
+    rows.push(cells("", "total", &summary.totals));
     let listing = Listing {
         columns: COLUMNS.to_vec(),
         rows,
-        json: serde_json::json!({ "reports": reports, "totals": grand }),
+        json: serde_json::to_value(&summary)?,
     };
     output::print(&listing, context.output)
 }

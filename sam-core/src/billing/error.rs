@@ -84,6 +84,24 @@ pub enum BillingError {
         /// The current plan's currency.
         current: String,
     },
+    /// The month ended before the partner was created, so the partner has
+    /// no invoice for it.
+    #[error(
+        "partner {partner} was created on {created_on} ({time_zone}), so it has no invoice for \
+         {month}; the first billed month is {first_month}"
+    )]
+    BeforePartnerCreated {
+        /// The partner's slug.
+        partner: String,
+        /// The requested month.
+        month: String,
+        /// The partner-local day the partner was created.
+        created_on: String,
+        /// The partner's time zone.
+        time_zone: String,
+        /// The month the partner was created in, its first billed month.
+        first_month: String,
+    },
     /// An amount or count does not fit its type.
     #[error("{what} overflowed")]
     Overflow {

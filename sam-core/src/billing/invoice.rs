@@ -198,6 +198,60 @@ impl Invoice {
     }
 }
 
+/// One client's part of a partner's invoice as the client's admin sees it:
+/// the client's own amounts only. It leaves out the partner's lines, whose
+/// quantities and descriptions count every client's evaluations, the price
+/// plan, the other clients and the platform's cost and margin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientStatement {
+    /// Partner slug.
+    pub partner_id: String,
+    /// Billing month, in the partner's time zone.
+    pub month: Month,
+    /// Draft or closed, as the partner's invoice.
+    pub status: InvoiceStatus,
+    /// Invoice currency.
+    pub currency: Currency,
+    /// When the month was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Client id.
+    pub client_id: String,
+    /// Client display name.
+    pub client_name: String,
+    /// The client's evaluations in the month.
+    pub evaluations: i64,
+    /// The client's part of each partner line, in the partner's line order;
+    /// empty when the client has no part in the invoice.
+    pub lines: Vec<ClientLine>,
+    /// The sum of `lines`.
+    pub total: Decimal,
+}
+
+impl Invoice {
+    /// Returns the statement of client `client_id`. A client with no part
+    /// in the invoice, such as one without evaluations in a month whose
+    /// base fee went unallocated, gets a statement with no lines and a zero
+    /// total under the name `client_name`.
+    pub fn client_statement(&self, client_id: &str, client_name: &str) -> ClientStatement {
+        let part = self
+            .clients
+            .iter()
+            .find(|client| client.client_id == client_id);
+        ClientStatement {
+            partner_id: self.partner_id.clone(),
+            month: self.month,
+            status: self.status,
+            currency: self.currency,
+            closed_at: self.closed_at,
+            client_id: client_id.to_owned(),
+            client_name: part.map_or_else(|| client_name.to_owned(), |c| c.client_name.clone()),
+            evaluations: part.map_or(0, |c| c.evaluations),
+            lines: part.map(|c| c.lines.clone()).unwrap_or_default(),
+            total: part.map_or(Decimal::new(0, self.currency.decimals()), |c| c.total),
+        }
+    }
+}
+
 /// One client's usage in the month being billed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ClientUsage {

@@ -17,8 +17,8 @@ mod tests;
 
 pub use error::BillingError;
 pub use invoice::{
-    ClientInvoice, ClientLine, Invoice, InvoiceLine, InvoiceStatus, LineKind, PlatformEconomics,
-    UNALLOCATED_CLIENT,
+    ClientInvoice, ClientLine, ClientStatement, Invoice, InvoiceLine, InvoiceStatus, LineKind,
+    PlatformEconomics, UNALLOCATED_CLIENT,
 };
 pub use plan::{
     BillingConfig, Currency, ModelCost, PlanSettings, PricePlan, ResolvedPlan, TierPlans,

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use super::invoice::{compute_invoice, Adjustment, ClientUsage, InvoiceHeader};
 use super::{BillingConfig, BillingError, Invoice, InvoiceStatus, LineKind};
-use crate::metering::{parse_zone, Month, UsageGroup, UsageQuery};
+use crate::metering::{local_day, parse_zone, Month, UsageGroup, UsageQuery};
 use crate::store::{PartnerDb, Store};
 use crate::tenancy::{Partner, PartnerSlug, TenancyError};
 
@@ -30,26 +30,43 @@ impl Billing {
         Ok(Self { store, config })
     }
 
+    /// Creates the billing service over `store` with the built-in plan of
+    /// each tier and no exchange rate, which [`BillingConfig::validate`]
+    /// always accepts.
+    pub fn with_built_in_plans(store: Store) -> Self {
+        Self {
+            store,
+            config: BillingConfig::default(),
+        }
+    }
+
     /// Returns a partner's invoice for `month`: the stored invoice of a
     /// closed month, or a draft computed now from the usage rollups.
     ///
     /// # Errors
     /// [`TenancyError::NotFound`] for an unknown or unprovisioned partner,
-    /// a plan error, or a database error.
+    /// [`BillingError::BeforePartnerCreated`] for an open month that ended
+    /// before the partner was created, a plan error, or a database error.
     pub async fn invoice(&self, slug: &PartnerSlug, month: Month) -> Result<Invoice, BillingError> {
         let db = self.store.partner_db_any_status(slug).await?;
         let closed = self.store.closed_invoices(slug).await?;
+        // A closed invoice never changes, so one stored before the partner's
+        // creation check existed is still returned as billed.
         if let Some(invoice) = closed.iter().find(|invoice| invoice.month == month) {
             return Ok(invoice.clone());
         }
+        check_billed_month(db.partner(), month)?;
         self.draft(&db, month, &closed).await
     }
 
     /// Returns the invoice of `month` for every provisioned partner, or for
-    /// `only` when given, ordered by partner slug.
+    /// `only` when given, ordered by partner slug. Without `only`, partners
+    /// created after `month` ended are left out because they have no
+    /// invoice for it.
     ///
     /// # Errors
-    /// As [`Billing::invoice`].
+    /// As [`Billing::invoice`]; with `only`, also
+    /// [`BillingError::BeforePartnerCreated`].
     pub async fn invoices(
         &self,
         month: Month,
@@ -58,7 +75,13 @@ impl Billing {
         let slugs = self.partner_slugs(only).await?;
         let mut invoices = Vec::with_capacity(slugs.len());
         for slug in &slugs {
-            invoices.push(self.invoice(slug, month).await?);
+            match self.invoice(slug, month).await {
+                Ok(invoice) => invoices.push(invoice),
+                Err(BillingError::BeforePartnerCreated { .. }) if only.is_none() => {
+                    tracing::debug!(partner = %slug, month = %month, "partner created after the month; no invoice");
+                }
+                Err(err) => return Err(err),
+            }
         }
         Ok(invoices)
     }
@@ -79,7 +102,9 @@ impl Billing {
     /// # Errors
     /// [`BillingError::MonthNotEnded`] when the month has not ended in the
     /// partner's time zone at `now`, [`BillingError::AlreadyClosed`] when
-    /// it is closed already, or the errors of [`Billing::invoice`].
+    /// it is closed already, [`BillingError::BeforePartnerCreated`] when it
+    /// ended before the partner was created, or the errors of
+    /// [`Billing::invoice`].
     pub async fn close_at(
         &self,
         slug: &PartnerSlug,
@@ -105,6 +130,7 @@ impl Billing {
         if closed.iter().any(|invoice| invoice.month == month) {
             return Err(already());
         }
+        check_billed_month(db.partner(), month)?;
         let mut invoice = self.draft(&db, month, &closed).await?;
         invoice.status = InvoiceStatus::Closed;
         // Stored times keep microseconds; trim now so the returned invoice
@@ -220,6 +246,23 @@ impl Billing {
         }
         Ok(adjustments)
     }
+}
+
+/// Checks that `month` does not end before `partner` was created, in the
+/// partner's time zone. The month of the creation itself is billed in full.
+fn check_billed_month(partner: &Partner, month: Month) -> Result<(), BillingError> {
+    let zone = parse_zone(&partner.time_zone)?;
+    let first_month = Month::of_time(partner.created_at, zone);
+    if month >= first_month {
+        return Ok(());
+    }
+    Err(BillingError::BeforePartnerCreated {
+        partner: partner.slug.to_string(),
+        month: month.to_string(),
+        created_on: local_day(partner.created_at, zone).to_string(),
+        time_zone: partner.time_zone.clone(),
+        first_month: first_month.to_string(),
+    })
 }
 
 /// Returns the adjustment that brings what was billed for `billed.month`

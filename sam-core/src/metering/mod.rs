@@ -10,7 +10,7 @@ mod month;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use month::{local_day, parse_zone, DateRange, Month};
 
@@ -56,7 +56,7 @@ pub struct UsageEvent {
 }
 
 /// The dimension a usage report groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UsageGroup {
     /// One row per partner-local day.
@@ -94,7 +94,7 @@ pub struct UsageQuery {
 }
 
 /// Usage totals over some set of events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct UsageTotals {
     /// Billable events (evaluations).
     pub events: i64,
@@ -138,7 +138,7 @@ impl UsageTotals {
 }
 
 /// One row of a usage report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageRow {
     /// The day (`YYYY-MM-DD`), client id, model or provider of the row.
     pub key: String,
@@ -148,7 +148,7 @@ pub struct UsageRow {
 }
 
 /// A usage report: rows ordered by key, and their totals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageReport {
     /// The dimension of the rows.
     pub group: UsageGroup,
@@ -160,6 +160,45 @@ pub struct UsageReport {
     pub rows: Vec<UsageRow>,
     /// The sum of the rows.
     pub totals: UsageTotals,
+}
+
+/// One partner's usage report, as `samctl usage` and the HTTP API print it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerUsage {
+    /// The partner's slug.
+    pub partner: String,
+    /// The partner's report, whose fields appear next to `partner`.
+    #[serde(flatten)]
+    pub report: UsageReport,
+}
+
+/// Usage reports of one or more partners and their grand totals: the JSON
+/// body of `samctl usage --output json` and of `GET /api/{partner}/v1/usage`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UsageSummary {
+    /// One report per partner, ordered by partner slug.
+    pub reports: Vec<PartnerUsage>,
+    /// The sum of the reports' totals.
+    pub totals: UsageTotals,
+}
+
+impl UsageSummary {
+    /// Appends `report` of partner `partner` and adds its totals.
+    ///
+    /// # Errors
+    /// [`crate::billing::BillingError::Overflow`] when a total exceeds `i64`.
+    pub fn push(
+        &mut self,
+        partner: impl Into<String>,
+        report: UsageReport,
+    ) -> Result<(), crate::billing::BillingError> {
+        self.totals.add(&report.totals)?;
+        self.reports.push(PartnerUsage {
+            partner: partner.into(),
+            report,
+        });
+        Ok(())
+    }
 }
 
 /// The rollup totals before and after a rebuild.

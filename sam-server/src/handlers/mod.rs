@@ -2,6 +2,8 @@
 
 pub mod assignments;
 pub mod batch;
+pub mod billing;
 pub mod evaluations;
 pub mod health;
+pub mod keys;
 pub mod tenants;

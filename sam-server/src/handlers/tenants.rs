@@ -29,6 +29,11 @@ pub struct CreateClientRequest {
     /// Number of teachers.
     #[serde(default)]
     pub teachers_count: i64,
+    /// The fraction of the points that earns the passing grade 4.0, such as
+    /// `"0.6"`; the default grade scale's when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub exigencia: Option<Decimal>,
 }
 
 /// A client as returned by the API.
@@ -91,6 +96,8 @@ pub struct UserView {
     pub email: Option<String>,
     /// Whether the user may act.
     pub active: bool,
+    /// Creation time.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<User> for UserView {
@@ -101,6 +108,7 @@ impl From<User> for UserView {
             role: user.role.to_string(),
             email: user.email,
             active: user.active,
+            created_at: user.created_at,
         }
     }
 }
@@ -124,7 +132,13 @@ pub async fn create_client(
             institution_type,
             students_count: body.students_count,
             teachers_count: body.teachers_count,
-            grade_scale: GradeScale::default(),
+            grade_scale: match body.exigencia {
+                Some(exigencia) => GradeScale {
+                    exigencia,
+                    ..GradeScale::default()
+                },
+                None => GradeScale::default(),
+            },
         })
         .await?;
     tracing::info!(partner = %caller.partner, client = %client.client_id, "client created");
