@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sam_core::auth::Authenticator;
 use sam_core::engine::Engine;
+use sam_core::limits::{Clock, SystemClock};
 use sam_core::llm::Router;
 use sam_core::store::Store;
 
@@ -43,6 +44,7 @@ pub struct AppState {
     router: Option<Arc<Router>>,
     redis: Option<redis::Client>,
     rate_limits: Option<sam_core::limits::Limits>,
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,7 @@ impl AppState {
             router: None,
             redis: None,
             rate_limits: None,
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -97,6 +100,20 @@ impl AppState {
     /// Returns the rate limiter and daily quota, if the server applies them.
     pub fn rate_limits(&self) -> Option<&sam_core::limits::Limits> {
         self.rate_limits.as_ref()
+    }
+
+    /// Sets the clock that measures the time until a daily quota resets,
+    /// which should be the clock the rate limits were built with. Without
+    /// this call it is the system clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Returns the clock of the daily quota.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
     }
 
     /// Sets the Redis server that `/readyz` checks.
