@@ -40,7 +40,9 @@ impl RateLimits {
         self
     }
 
-    /// Runs the limits and the quota's `retry-after` on `clock`.
+    /// Runs the limits and the quota's `retry-after` on `clock`. The Redis
+    /// GCRA script reads the Redis server's clock, so `clock` times request
+    /// rates only in per-instance state. It always decides the quota's day.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
