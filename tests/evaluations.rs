@@ -10,7 +10,7 @@ use sam_core::engine::{Engine, Outcome};
 use sam_core::eval::{
     AssignmentInput, EvalError, EvaluationStatus, OfflineScorer, SubmissionInput,
 };
-use sam_core::store::{EvaluationFilter, PartnerDb, ReviewAction, Store};
+use sam_core::store::{EvaluationFilter, PartnerDb, ReviewAction, Store, StoreOptions};
 use sam_core::tenancy::{
     Client, GradeScale, InstitutionType, LlmStrategy, NewClient, NewPartner, PartnerSlug, Tier,
 };
@@ -231,6 +231,39 @@ async fn review_keeps_ai_result(location: &TestLocation) {
     assert_eq!(approved.grade, second.evaluation().grade);
 }
 on_both_stores!(review_keeps_ai_result);
+
+async fn override_after_approval_on_one_connection(location: &TestLocation) {
+    // One pooled connection, so the override runs the statement that the
+    // approval prepared, with a NULL score, on the same connection.
+    let options = StoreOptions { max_connections: 1 };
+    let store = Store::init(&location.location, options).await.unwrap();
+    let (db, client, assignment) = setup(&store).await;
+    let engine = Engine::new(Arc::new(OfflineScorer::new()));
+    let mut ids = Vec::new();
+    for i in 1..=2 {
+        let outcome = engine
+            .evaluate(&db, &client, &assignment, None, &submission(i, "memory"))
+            .await
+            .unwrap();
+        ids.push(outcome.evaluation().id);
+    }
+    let approval = ReviewAction::Approve { comment: None };
+    let approved = db
+        .review_evaluation(ids[0], None, "t1", approval)
+        .await
+        .unwrap();
+    assert_eq!(approved.final_score(), approved.score);
+    let teacher_override = ReviewAction::Override {
+        score: 4.5,
+        comment: "Names the memory location.".to_owned(),
+    };
+    let overridden = db
+        .review_evaluation(ids[1], None, "t1", teacher_override)
+        .await
+        .unwrap();
+    assert_eq!(overridden.final_score(), 4.5);
+}
+on_both_stores!(override_after_approval_on_one_connection);
 
 async fn same_id_other_text_is_rejected(location: &TestLocation) {
     let store = location.init().await;

@@ -171,7 +171,7 @@ pub(crate) async fn consume_quota(
     if decision.allowed {
         return Ok(());
     }
-    let retry_after = (decision.resets_at - chrono::Utc::now())
+    let retry_after = (decision.resets_at - state.clock().now())
         .num_seconds()
         .max(1);
     Err(ApiError::QuotaExceeded {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sam_core::auth::Authenticator;
 use sam_core::billing::Billing;
 use sam_core::engine::Engine;
+use sam_core::limits::{Clock, SystemClock};
 use sam_core::llm::Router;
 use sam_core::store::Store;
 
@@ -45,6 +46,7 @@ pub struct AppState {
     redis: Option<redis::Client>,
     rate_limits: Option<sam_core::limits::Limits>,
     billing: Arc<Billing>,
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Debug)]
@@ -81,6 +83,7 @@ impl AppState {
             redis: None,
             rate_limits: None,
             billing,
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -113,6 +116,20 @@ impl AppState {
     /// Returns the rate limiter and daily quota, if the server applies them.
     pub fn rate_limits(&self) -> Option<&sam_core::limits::Limits> {
         self.rate_limits.as_ref()
+    }
+
+    /// Sets the clock that measures the time until a daily quota resets,
+    /// which should be the clock the rate limits were built with. Without
+    /// this call it is the system clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Returns the clock of the daily quota.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
     }
 
     /// Sets the Redis server that `/readyz` checks.

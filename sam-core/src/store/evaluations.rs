@@ -491,16 +491,21 @@ impl PartnerDb {
                 )
             }
         };
+        // The score travels as text because the Any driver of sqlx-core 0.8.6
+        // sends a NULL f64 as a float4 parameter. PostgreSQL then rejects the
+        // 8-byte score of a later override on the connection that cached
+        // this statement with an approval's NULL.
         let sql = format!(
-            "UPDATE {} SET status = $1, reviewed_by = $2, reviewed_at = $3, teacher_score = $4, \
-             teacher_comment = $5, grade = $6 WHERE id = $7 AND status = 'draft'",
+            "UPDATE {} SET status = $1, reviewed_by = $2, reviewed_at = $3, \
+             teacher_score = CAST($4 AS DOUBLE PRECISION), teacher_comment = $5, grade = $6 \
+             WHERE id = $7 AND status = 'draft'",
             self.tables.evaluations
         );
         let updated = sqlx::query(&sql)
             .bind(status.as_str())
             .bind(teacher_id)
             .bind(encode_time(Utc::now()))
-            .bind(score)
+            .bind(score.map(|score| score.to_string()))
             .bind(comment)
             .bind(format!("{grade:.1}"))
             .bind(id.to_string())

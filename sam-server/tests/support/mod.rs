@@ -36,6 +36,12 @@ use tokio::sync::oneshot;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+pub mod limits;
+pub mod logs;
+
+use limits::RateLimits;
+use logs::install_logging;
+
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const KID: &str = "test-key";
 const SECRET_ENV: &str = "SAMTEST_JWT_SECRET";
@@ -69,6 +75,16 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _location: TestLocation,
+}
+
+/// The request limits of every test server.
+fn default_limits() -> Limits {
+    Limits {
+        max_body_bytes: MAX_BODY,
+        max_json_depth: 32,
+        request_timeout: Duration::from_secs(20),
+        batch_concurrency: 2,
+    }
 }
 
 /// The text the mock model returns: 5 of 7 points on the one criterion.
@@ -119,6 +135,18 @@ fn router_config(base_url: &str) -> RouterConfig {
     }
 }
 
+/// A K-12 client `client` with 30 students and 3 teachers.
+fn new_client(client: &str) -> NewClient {
+    NewClient {
+        client_id: client.to_owned(),
+        name: format!("Client {client}"),
+        institution_type: InstitutionType::K12,
+        students_count: 30,
+        teachers_count: 3,
+        grade_scale: GradeScale::default(),
+    }
+}
+
 async fn seed(store: &Store) {
     for partner in ["aptus", "bravo"] {
         store
@@ -136,16 +164,7 @@ async fn seed(store: &Store) {
     }
     for (partner, client) in [("aptus", "c1"), ("aptus", "c2"), ("bravo", "b1")] {
         let db = store.partner_db(&slug(partner)).await.unwrap();
-        db.create_client(NewClient {
-            client_id: client.to_owned(),
-            name: format!("Client {client}"),
-            institution_type: InstitutionType::K12,
-            students_count: 30,
-            teachers_count: 3,
-            grade_scale: GradeScale::default(),
-        })
-        .await
-        .unwrap();
+        db.create_client(new_client(client)).await.unwrap();
     }
     for (partner, client, user, role) in USERS {
         let db = store.partner_db(&slug(partner)).await.unwrap();
@@ -164,13 +183,7 @@ async fn seed(store: &Store) {
 impl TestServer {
     /// Starts a server with the default limits.
     pub async fn start() -> Self {
-        Self::start_with(Limits {
-            max_body_bytes: MAX_BODY,
-            max_json_depth: 32,
-            request_timeout: Duration::from_secs(20),
-            batch_concurrency: 2,
-        })
-        .await
+        Self::start_with(default_limits()).await
     }
 
     /// Starts a server with `limits`.
@@ -182,27 +195,17 @@ impl TestServer {
     /// and daily quota configured by `rate` (a `LimitsConfig` in TOML; the
     /// key prefix is made unique here).
     pub async fn start_rate_limited(rate: &str) -> Self {
-        let prefix = format!("samtest-limits-{}:", uuid::Uuid::new_v4().simple());
-        let config: sam_core::limits::LimitsConfig =
-            toml::from_str(&format!("key_prefix = \"{prefix}\"\n{rate}")).unwrap();
-        Self::start_full(
-            Limits {
-                max_body_bytes: MAX_BODY,
-                max_json_depth: 32,
-                request_timeout: Duration::from_secs(20),
-                batch_concurrency: 2,
-            },
-            Some(config),
-        )
-        .await
+        Self::start_limited(RateLimits::new(rate)).await
     }
 
-    async fn start_full(limits: Limits, rate: Option<sam_core::limits::LimitsConfig>) -> Self {
-        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .try_init();
+    /// Starts a server with the default limits and the rate limiter and
+    /// daily quota of `rate`.
+    pub async fn start_limited(rate: RateLimits) -> Self {
+        Self::start_full(default_limits(), Some(rate)).await
+    }
+
+    async fn start_full(limits: Limits, rate: Option<RateLimits>) -> Self {
+        install_logging();
         let location = TestLocation::postgres().await;
         let store = location.init().await;
         seed(&store).await;
@@ -256,18 +259,25 @@ impl TestServer {
             Metrics::new().unwrap(),
             limits,
         )
-        .with_router(router)
-        .with_redis(redis::Client::open(REDIS_URL).unwrap());
+        .with_router(router);
         let state = match rate {
-            Some(config) => state.with_rate_limits(
-                sam_core::limits::Limits::new(
-                    config.validate().unwrap(),
-                    Some(REDIS_URL),
-                    Arc::new(sam_core::limits::SystemClock),
+            Some(rate) => {
+                let redis_url = rate.redis_url.as_deref();
+                let limits = sam_core::limits::Limits::new(
+                    rate.config.validate().unwrap(),
+                    redis_url,
+                    Arc::clone(&rate.clock),
                 )
-                .unwrap(),
-            ),
-            None => state,
+                .unwrap();
+                // As in `run::build_state`, `/readyz` checks the Redis of
+                // the limits.
+                let readiness = redis::Client::open(redis_url.unwrap_or(REDIS_URL)).unwrap();
+                state
+                    .with_redis(readiness)
+                    .with_rate_limits(limits)
+                    .with_clock(rate.clock)
+            }
+            None => state.with_redis(redis::Client::open(REDIS_URL).unwrap()),
         };
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -296,26 +306,65 @@ impl TestServer {
 
     /// Returns a bearer token of a seeded user, or of `root` the operator.
     pub async fn token(&self, user: &str) -> String {
-        let subject = if user == "root" {
-            TokenSubject::super_admin("root", None)
-        } else {
-            let (partner, client, _, role) = USERS
-                .iter()
-                .find(|(_, _, id, _)| *id == user)
-                .unwrap_or_else(|| panic!("no seeded user {user}"));
-            let partner = self.store.partner(&slug(partner)).await.unwrap();
-            let db = self.store.partner_db(&partner.slug).await.unwrap();
-            let user = db.user(user).await.unwrap();
-            let client = db.client(client).await.unwrap();
-            let client = (*role != Role::PartnerAdmin).then_some(&client);
-            TokenSubject::member(&partner, client, &user).unwrap()
+        if user == "root" {
+            return self.issue(&TokenSubject::super_admin("root", None));
+        }
+        let (partner, client, _, role) = USERS
+            .iter()
+            .find(|(_, _, id, _)| *id == user)
+            .unwrap_or_else(|| panic!("no seeded user {user}"));
+        let client = (*role != Role::PartnerAdmin).then_some(*client);
+        self.member_token(partner, client, user).await
+    }
+
+    /// Returns a bearer token of `user` of `partner`, bound to `client`
+    /// when given.
+    pub async fn member_token(&self, partner: &str, client: Option<&str>, user: &str) -> String {
+        let partner = self.store.partner(&slug(partner)).await.unwrap();
+        let db = self.store.partner_db(&partner.slug).await.unwrap();
+        let user = db.user(user).await.unwrap();
+        let client = match client {
+            Some(client) => Some(db.client(client).await.unwrap()),
+            None => None,
         };
+        self.issue(&TokenSubject::member(&partner, client.as_ref(), &user).unwrap())
+    }
+
+    fn issue(&self, subject: &TokenSubject) -> String {
         self.signer
-            .issue(&subject)
+            .issue(subject)
             .unwrap()
             .token
             .expose_secret()
             .to_owned()
+    }
+
+    /// Creates a premium partner with `daily_quota` evaluations per day in
+    /// `time_zone` (the store's default when `None`), its client `c1` and
+    /// the client's teacher `teacher`.
+    pub async fn add_partner(&self, partner: &str, daily_quota: i64, time_zone: Option<&str>) {
+        self.store
+            .create_partner(NewPartner {
+                slug: slug(partner),
+                name: format!("Partner {partner}"),
+                tier: Tier::Premium,
+                strategy: LlmStrategy::Performance,
+                daily_quota: Some(daily_quota),
+                monthly_fee: None,
+                time_zone: time_zone.map(str::to_owned),
+            })
+            .await
+            .unwrap();
+        let db = self.store.partner_db(&slug(partner)).await.unwrap();
+        db.create_client(new_client("c1")).await.unwrap();
+        db.create_user(NewUser {
+            user_id: "teacher".to_owned(),
+            client_id: "c1".to_owned(),
+            role: Role::Teacher,
+            email: None,
+        })
+        .await
+        .unwrap();
     }
 
     /// Creates an API key of `partner`, bound to `client` when given.
@@ -378,18 +427,29 @@ impl TestServer {
     /// Returns the number of usage events of a client of `aptus`.
     pub async fn usage_events(&self, client: &str) -> i64 {
         let sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM \"partner_aptus\".usage_events WHERE client_id = $1";
+        sqlx::query_scalar(sql)
+            .bind(client)
+            .fetch_one(&mut self.database().await)
+            .await
+            .unwrap()
+    }
+
+    /// Runs one SQL statement on the server's database.
+    pub async fn execute_sql(&self, sql: &str) {
+        sqlx::query(sql)
+            .execute(&mut self.database().await)
+            .await
+            .unwrap_or_else(|error| panic!("{sql} failed: {error}"));
+    }
+
+    async fn database(&self) -> sqlx::PgConnection {
         let url = match &self._location.location {
             sam_core::store::StoreLocation::Postgres(url) => url.clone(),
             sam_core::store::StoreLocation::Sqlite(_) => {
                 unreachable!("server tests use PostgreSQL")
             }
         };
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-            .await
-            .unwrap();
-        sqlx::query_scalar(sql)
-            .bind(client)
-            .fetch_one(&mut conn)
+        <sqlx::PgConnection as sqlx::Connection>::connect(&url)
             .await
             .unwrap()
     }
