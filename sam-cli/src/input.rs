@@ -139,16 +139,20 @@ fn read_csv(path: &Path, bytes: &[u8]) -> Result<Vec<Result<Row, RowError>>, Inp
         .collect::<Vec<_>>();
     let mut rows = Vec::new();
     let mut record = csv::ByteRecord::new();
+    // Whether the last record read ends in a field that spans lines.
+    let mut ends_multiline = false;
     loop {
         let line = reader.position().line() + 1;
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(line, |p| p.line());
+                ends_multiline = record.iter().last().is_some_and(|f| f.contains(&b'\n'));
                 rows.push(csv_row(&headers, &record, line));
             }
             Err(err) => {
                 let line = err.position().map_or(line, |p| p.line());
+                ends_multiline = false;
                 rows.push(Err(RowError {
                     line,
                     message: format!("line {line}: invalid CSV: {err}"),
@@ -160,6 +164,25 @@ fn read_csv(path: &Path, bytes: &[u8]) -> Result<Vec<Result<Row, RowError>>, Inp
                     break;
                 }
             }
+        }
+    }
+    // A quoted field that spans lines ends with a closing quote. When the
+    // last field of the last record spans lines and the file does not end
+    // with a quote, a quote opened in that field never closed, and the csv
+    // reader put the rest of the file into it.
+    let trimmed = bytes.trim_ascii_end();
+    if ends_multiline && !trimmed.ends_with(b"\"") {
+        if let Some(last) = rows.pop() {
+            let line = match &last {
+                Ok(row) => row.line,
+                Err(err) => err.line,
+            };
+            rows.push(Err(RowError {
+                line,
+                message: format!(
+                    "line {line}: a quote opened in the last field is never closed, so every line after it would be read as part of that field; close the quote, and write a quote inside a field as two quotes (\"\")"
+                ),
+            }));
         }
     }
     Ok(rows)
@@ -204,6 +227,28 @@ mod tests {
         let second = rows[1].as_ref().unwrap();
         assert_eq!(second.fields["text"], "plain");
         assert_eq!(second.line, 4);
+    }
+
+    #[test]
+    fn unterminated_quote_is_reported_not_merged() {
+        let (_dir, path) = write(
+            "a.csv",
+            b"id,text\n1,plain\n2,\"opens and never closes\n3,would be swallowed\n4,too\n",
+        );
+        let rows = read_rows(&path).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].as_ref().unwrap().fields["text"], "plain");
+        let err = rows[1].as_ref().unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.message.contains("never closed"), "{}", err.message);
+    }
+
+    #[test]
+    fn closed_multiline_last_field_is_kept() {
+        let (_dir, path) = write("a.csv", b"id,text\n1,\"two\nlines\"\n");
+        let rows = read_rows(&path).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].as_ref().unwrap().fields["text"], "two\nlines");
     }
 
     #[test]
