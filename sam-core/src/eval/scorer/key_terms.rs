@@ -25,8 +25,9 @@ const PROMPT_FACTOR: f64 = 0.2;
 const MIN_TRIGRAM_SIMILARITY: f64 = 0.5;
 
 /// Words that rubric descriptions use about any answer, such as "answer" or
-/// "complete". They carry no information about the subject, so they are not
-/// key terms.
+/// "complete", and the verbs that instruct the student, such as "define" or
+/// "name". They carry no information about the subject, so they are not key
+/// terms.
 const GENERIC_RUBRIC_WORDS_EN: &[&str] = &[
     "accuracy",
     "accurate",
@@ -39,14 +40,23 @@ const GENERIC_RUBRIC_WORDS_EN: &[&str] = &[
     "correct",
     "correctness",
     "criterion",
+    "define",
+    "describe",
     "expected",
     "explain",
     "explanation",
     "fully",
+    "give",
+    "identify",
+    "include",
+    "list",
+    "mention",
+    "name",
     "partial",
     "partially",
     "point",
     "response",
+    "state",
     "student",
     "work",
 ];
@@ -60,16 +70,24 @@ const GENERIC_RUBRIC_WORDS_ES: &[&str] = &[
     "correcta",
     "correcto",
     "criterio",
+    "define",
+    "describe",
     "esperada",
     "estudiante",
     "exactitud",
     "explica",
     "explicación",
+    "identifica",
+    "incluye",
+    "indica",
+    "menciona",
+    "nombra",
     "parcial",
     "parcialmente",
     "punto",
     "respecto",
     "respuesta",
+    "señala",
     "totalmente",
     "trabajo",
 ];

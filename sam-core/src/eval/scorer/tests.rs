@@ -472,3 +472,15 @@ fn missing_reference_flags_teacher_grading() {
         with.flags
     );
 }
+
+#[test]
+fn feedback_leaves_out_instruction_verbs_of_the_rubric() {
+    let mut assignment = assignment(Language::Es, "¿Qué es una variable?", None);
+    assignment.rubric.criteria[0].description =
+        "Define qué es una variable y nombra la memoria donde se guarda.".to_owned();
+    let grading = OfflineScorer::new().score(&assignment, "Una variable.");
+    let feedback = &grading.criteria[0].feedback;
+    assert!(feedback.contains("memoria"), "{feedback}");
+    assert!(!feedback.contains("define"), "{feedback}");
+    assert!(!feedback.contains("nombra"), "{feedback}");
+}
