@@ -258,3 +258,68 @@ async fn idempotency_claims_run_once(location: &TestLocation) {
     assert_eq!(fresh, IdempotencyClaim::InProgress);
 }
 on_both_stores!(idempotency_claims_run_once);
+
+/// Opens another handle on the same data that reuses partner and API key
+/// records for `ttl`, as a server replica does.
+async fn caching_store(location: &TestLocation, ttl: std::time::Duration) -> Store {
+    let options = sam_core::store::StoreOptions {
+        lookup_ttl: ttl,
+        ..sam_core::store::StoreOptions::default()
+    };
+    Store::open(&location.location, options).await.unwrap()
+}
+
+async fn cached_lookups_follow_changes(location: &TestLocation) {
+    let elsewhere = store_with_partner(location, "aptus").await;
+    let ttl = std::time::Duration::from_secs(1);
+    let replica = caching_store(location, ttl).await;
+    let now = Utc::now();
+
+    // A key revoked through the caching store is refused at once.
+    let key = create_api_key(&elsewhere, &new_key("aptus"), now)
+        .await
+        .unwrap();
+    let key = key.key.expose_secret();
+    authenticate_api_key(&replica, &replica, key, now)
+        .await
+        .unwrap();
+    let prefix = sam_core::auth::parse_api_key(key).unwrap().0;
+    assert!(replica.revoke(&slug("aptus"), prefix, now).await.unwrap());
+    assert!(authenticate_api_key(&replica, &replica, key, now)
+        .await
+        .is_err());
+
+    // A key revoked through another handle is refused once the cached
+    // record expires.
+    let other = create_api_key(&elsewhere, &new_key("aptus"), now)
+        .await
+        .unwrap();
+    let other = other.key.expose_secret();
+    authenticate_api_key(&replica, &replica, other, now)
+        .await
+        .unwrap();
+    let other_prefix = sam_core::auth::parse_api_key(other).unwrap().0;
+    assert!(elsewhere
+        .revoke(&slug("aptus"), other_prefix, now)
+        .await
+        .unwrap());
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
+    assert!(authenticate_api_key(&replica, &replica, other, now)
+        .await
+        .is_err());
+
+    // A partner suspended through the caching store is unavailable at once;
+    // resumed through another handle, it is available once the entry expires.
+    replica
+        .set_partner_status(&slug("aptus"), SubscriptionStatus::Suspended)
+        .await
+        .unwrap();
+    assert!(replica.partner_db(&slug("aptus")).await.is_err());
+    elsewhere
+        .set_partner_status(&slug("aptus"), SubscriptionStatus::Active)
+        .await
+        .unwrap();
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
+    assert!(replica.partner_db(&slug("aptus")).await.is_ok());
+}
+on_both_stores!(cached_lookups_follow_changes);

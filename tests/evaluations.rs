@@ -235,7 +235,10 @@ on_both_stores!(review_keeps_ai_result);
 async fn override_after_approval_on_one_connection(location: &TestLocation) {
     // One pooled connection, so the override runs the statement that the
     // approval prepared, with a NULL score, on the same connection.
-    let options = StoreOptions { max_connections: 1 };
+    let options = StoreOptions {
+        max_connections: 1,
+        ..StoreOptions::default()
+    };
     let store = Store::init(&location.location, options).await.unwrap();
     let (db, client, assignment) = setup(&store).await;
     let engine = Engine::new(Arc::new(OfflineScorer::new()));

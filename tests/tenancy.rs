@@ -96,9 +96,15 @@ async fn partners_never_see_each_others_rows(location: &TestLocation) {
     // One connection per pool, so partner B's queries reuse the exact
     // connection that served partner A.
     location.init().await;
-    let store = Store::open(&location.location, StoreOptions { max_connections: 1 })
-        .await
-        .unwrap();
+    let store = Store::open(
+        &location.location,
+        StoreOptions {
+            max_connections: 1,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
     store.create_partner(new_partner("alpha")).await.unwrap();
     store.create_partner(new_partner("beta")).await.unwrap();
     let alpha = store

@@ -143,7 +143,11 @@ pub async fn build_state(config: &SamConfig) -> anyhow::Result<AppState> {
         (None, Some(home)) => StoreLocation::Sqlite(home.clone()),
         (None, None) => anyhow::bail!("no store: pass --database-url URL or --home DIR"),
     };
-    let store = Store::open(&location, StoreOptions::default()).await?;
+    let options = StoreOptions {
+        lookup_ttl: Duration::from_millis(config.server.lookup_cache_ms),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&location, options).await?;
     let (evaluator, router) = build_evaluator(config, &store).await?;
     let engine =
         Engine::new(evaluator).with_max_submission_bytes(config.evaluation.max_submission_bytes);

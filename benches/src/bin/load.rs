@@ -113,6 +113,7 @@ async fn provision(url: &str, pool: u32) -> anyhow::Result<String> {
         &StoreLocation::Postgres(url.to_owned()),
         StoreOptions {
             max_connections: pool,
+            ..StoreOptions::default()
         },
     )
     .await?;
@@ -387,8 +388,9 @@ async fn measure(
         latencies.extend(task.await??);
     }
     latencies.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+    // The latency below which `permille` thousandths of the requests fall.
+    let percentile = |permille: usize| -> f64 {
+        let index = latencies.len().saturating_sub(1) * permille / 1_000;
         latencies
             .get(index)
             .map_or(f64::NAN, |latency| latency.as_secs_f64() * 1_000.0)
@@ -396,8 +398,8 @@ async fn measure(
     Ok(Sample {
         requests: latencies.len() as u64,
         per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: percentile(0.50),
-        p99_ms: percentile(0.99),
+        p50_ms: percentile(500),
+        p99_ms: percentile(990),
     })
 }
 

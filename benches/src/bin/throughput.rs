@@ -80,6 +80,7 @@ async fn run_once(location: &StoreLocation, args: &Args) -> anyhow::Result<Durat
         location,
         StoreOptions {
             max_connections: args.pool,
+            ..StoreOptions::default()
         },
     )
     .await?;

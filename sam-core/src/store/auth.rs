@@ -228,6 +228,11 @@ impl ApiKeyStore for Store {
     }
 
     async fn find_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, AuthError> {
+        if let Some(lookups) = self.lookups() {
+            if let Some(record) = lookups.api_keys.get(prefix).await {
+                return Ok(Some(record));
+            }
+        }
         let sql = format!(
             "SELECT {API_KEY_COLUMNS} FROM {} WHERE prefix = $1",
             self.control_tables().api_keys
@@ -237,7 +242,14 @@ impl ApiKeyStore for Store {
             .fetch_optional(self.control_pool())
             .await
             .map_err(TenancyError::from)?;
-        Ok(row.as_ref().map(decode_api_key).transpose()?)
+        let record = row.as_ref().map(decode_api_key).transpose()?;
+        if let (Some(lookups), Some(record)) = (self.lookups(), &record) {
+            lookups
+                .api_keys
+                .insert(prefix.to_owned(), record.clone())
+                .await;
+        }
+        Ok(record)
     }
 
     async fn mark_used(&self, prefix: &str, at: DateTime<Utc>) -> Result<(), AuthError> {
@@ -251,6 +263,7 @@ impl ApiKeyStore for Store {
             .execute(self.control_pool())
             .await
             .map_err(TenancyError::from)?;
+        self.forget_api_key(prefix).await;
         Ok(())
     }
 
@@ -273,6 +286,7 @@ impl ApiKeyStore for Store {
             .execute(self.control_pool())
             .await
             .map_err(TenancyError::from)?;
+        self.forget_api_key(prefix).await;
         Ok(updated.rows_affected() > 0)
     }
 

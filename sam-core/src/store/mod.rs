@@ -13,6 +13,7 @@ mod evaluations;
 mod idempotency;
 mod invoices;
 mod location;
+mod lookups;
 mod migrate;
 mod partners;
 mod tables;
@@ -43,12 +44,18 @@ use crate::tenancy::{Partner, PartnerSlug, TenancyError};
 pub struct StoreOptions {
     /// Maximum connections in the PostgreSQL pool, or in each SQLite pool.
     pub max_connections: u32,
+    /// How long partner and API key records read by this store are reused
+    /// before they are read again; zero reads them on every use. Changes
+    /// made through this store take effect at once; changes made by another
+    /// process within this time.
+    pub lookup_ttl: std::time::Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            lookup_ttl: std::time::Duration::ZERO,
         }
     }
 }
@@ -64,6 +71,7 @@ struct Inner {
     backend: Backend,
     options: StoreOptions,
     writers: std::sync::Mutex<HashMap<PartnerSlug, writer::EvaluationWriter>>,
+    lookups: Option<lookups::Lookups>,
 }
 
 #[derive(Debug)]
@@ -167,10 +175,30 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
+                lookups: lookups::Lookups::new(options.lookup_ttl),
                 options,
                 writers: std::sync::Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Returns the lookup caches, when this store keeps them.
+    fn lookups(&self) -> Option<&lookups::Lookups> {
+        self.inner.lookups.as_ref()
+    }
+
+    /// Drops a partner's cached record, after this store changed it.
+    async fn forget_partner(&self, slug: &PartnerSlug) {
+        if let Some(lookups) = self.lookups() {
+            lookups.partners.invalidate(slug).await;
+        }
+    }
+
+    /// Drops an API key's cached record, after this store changed it.
+    async fn forget_api_key(&self, prefix: &str) {
+        if let Some(lookups) = self.lookups() {
+            lookups.api_keys.invalidate(prefix).await;
+        }
     }
 
     /// Returns a description of where the data lives, without credentials.

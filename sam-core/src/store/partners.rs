@@ -150,6 +150,7 @@ impl Store {
                 .bind(new.slug.as_str())
                 .execute(self.control_pool())
                 .await?;
+            self.forget_partner(&new.slug).await;
             return Err(err);
         }
 
@@ -163,6 +164,7 @@ impl Store {
             .bind(new.slug.as_str())
             .execute(self.control_pool())
             .await?;
+        self.forget_partner(&new.slug).await;
         tracing::info!(partner = %new.slug, tier = %new.tier, "partner provisioned");
         self.partner(&new.slug).await
     }
@@ -189,6 +191,12 @@ impl Store {
     /// # Errors
     /// [`TenancyError::NotFound`] when no partner has this slug.
     pub async fn partner(&self, slug: &PartnerSlug) -> Result<Partner, TenancyError> {
+        if let Some(partner) = match self.lookups() {
+            Some(lookups) => lookups.partners.get(slug).await,
+            None => None,
+        } {
+            return Ok(partner);
+        }
         let sql = format!(
             "SELECT {PARTNER_COLUMNS} FROM {} WHERE partner_id = $1",
             self.control_tables().tenants
@@ -198,7 +206,11 @@ impl Store {
             .fetch_optional(self.control_pool())
             .await?
             .ok_or_else(|| TenancyError::not_found("partner", slug.as_str()))?;
-        decode_partner(&row)
+        let partner = decode_partner(&row)?;
+        if let Some(lookups) = self.lookups() {
+            lookups.partners.insert(slug.clone(), partner.clone()).await;
+        }
+        Ok(partner)
     }
 
     /// Sets a partner's subscription status and returns the updated partner.
@@ -220,6 +232,7 @@ impl Store {
             .bind(slug.as_str())
             .execute(self.control_pool())
             .await?;
+        self.forget_partner(slug).await;
         if updated.rows_affected() == 0 {
             return Err(TenancyError::not_found("partner", slug.as_str()));
         }
@@ -248,6 +261,11 @@ impl Store {
             .bind(slug.as_str())
             .execute(self.control_pool())
             .await?;
+        self.forget_partner(slug).await;
+        if let Some(lookups) = self.lookups() {
+            // Its keys go with it; keys are cached by prefix, not partner.
+            lookups.api_keys.invalidate_all();
+        }
         if marked.rows_affected() == 0 {
             return Err(TenancyError::not_found("partner", slug.as_str()));
         }
@@ -257,6 +275,7 @@ impl Store {
             .bind(slug.as_str())
             .execute(self.control_pool())
             .await?;
+        self.forget_partner(slug).await;
         tracing::info!(partner = %slug, "partner deleted");
         Ok(())
     }
