@@ -25,7 +25,7 @@ pub enum BillingCommand {
         /// Billing month, YYYY-MM, in the partner's time zone
         #[arg(long, value_name = "YYYY-MM")]
         month: String,
-        /// Also show the platform's provider cost and margin (for operators only)
+        /// Also show the platform's provider cost and margin (for operators, on the database only)
         #[arg(long)]
         platform: bool,
     },
