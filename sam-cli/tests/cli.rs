@@ -631,6 +631,20 @@ fn usage_and_billing_through_cli() {
     assert_eq!(code(&twice), 4, "{}", stderr(&twice));
     let bad_month = sam.run(&["billing", "preview", "-p", "p1", "--month", "2026-13"]);
     assert_eq!(code(&bad_month), 2);
+    let no_partner = sam.run(&["billing", "preview", "--month", &month]);
+    assert_eq!(code(&no_partner), 2, "{}", stderr(&no_partner));
+    assert!(
+        stderr(&no_partner).contains("--partner"),
+        "{}",
+        stderr(&no_partner)
+    );
+    let client_only = sam.run(&["usage", "-c", "c1", "--month", &month]);
+    assert_eq!(code(&client_only), 2, "{}", stderr(&client_only));
+    assert!(
+        stderr(&client_only).contains("--partner"),
+        "{}",
+        stderr(&client_only)
+    );
 
     let rebuilt = sam.json(&["usage", "rebuild", "-p", "p1"]);
     assert_eq!(rebuilt["before"], rebuilt["after"]);

@@ -157,6 +157,42 @@ impl Server {
             .to_owned()
     }
 
+    /// Creates client admin `user` of `aptus` client `client` and returns
+    /// a token of that user.
+    async fn client_admin_token(&self, client: &str, user: &str) -> String {
+        let record = self.store.partner(&slug("aptus")).await.unwrap();
+        let db = self.store.partner_db(&record.slug).await.unwrap();
+        let user = db
+            .create_user(NewUser {
+                user_id: user.to_owned(),
+                client_id: client.to_owned(),
+                role: Role::ClientAdmin,
+                email: None,
+            })
+            .await
+            .unwrap();
+        let client = db.client(client).await.unwrap();
+        let subject = TokenSubject::member(&record, Some(&client), &user).unwrap();
+        self.signer
+            .issue(&subject)
+            .unwrap()
+            .token
+            .expose_secret()
+            .to_owned()
+    }
+
+    /// Returns samctl working on this server's database, without the server.
+    fn local(&self) -> Samctl {
+        let StoreLocation::Postgres(url) = &self.location.location else {
+            panic!("the remote tests use PostgreSQL");
+        };
+        Samctl {
+            home: tempfile::tempdir().unwrap(),
+            server: None,
+            database_url: Some(url.clone()),
+        }
+    }
+
     /// Returns the number of usage events of an `aptus` client.
     async fn usage_events(&self, client: &str) -> i64 {
         let StoreLocation::Postgres(url) = &self.location.location else {
@@ -184,17 +220,20 @@ impl Server {
     }
 }
 
-/// One samctl user: a SAM home folder holding a login profile.
+/// One samctl user: a SAM home folder holding a login profile, and the
+/// server or the database the commands go to.
 struct Samctl {
     home: tempfile::TempDir,
-    server: String,
+    server: Option<String>,
+    database_url: Option<String>,
 }
 
 impl Samctl {
     fn new(server: &str) -> Self {
         Self {
             home: tempfile::tempdir().unwrap(),
-            server: server.to_owned(),
+            server: Some(server.to_owned()),
+            database_url: None,
         }
     }
 
@@ -203,9 +242,15 @@ impl Samctl {
         command
             .args(args)
             .env("SAM_HOME", self.home.path())
-            .env("SAMCTL_SERVER", &self.server)
+            .env_remove("SAMCTL_SERVER")
             .env_remove("SAM_DATABASE_URL")
             .env_remove("SAM_CONFIG");
+        if let Some(server) = &self.server {
+            command.env("SAMCTL_SERVER", server);
+        }
+        if let Some(url) = &self.database_url {
+            command.env("SAM_DATABASE_URL", url);
+        }
         command
     }
 
@@ -273,6 +318,20 @@ fn ids(listing: &Value, field: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `key create` arguments of an `aptus` API key that grades.
+const GRADER_KEY: [&str; 10] = [
+    "key",
+    "create",
+    "-p",
+    "aptus",
+    "--name",
+    "grader",
+    "--scope",
+    "create_evaluation",
+    "--scope",
+    "view_own_clients",
+];
+
 const ASSIGNMENT: &str = "id = \"a1\"\nprompt = \"What is a variable?\"\nreference_answer = \"A named location in memory that stores a value.\"\nmax_points = 5\nlanguage = \"en\"\n";
 
 const ANSWERS: &str = "id,student_id,text\ns1,ana,A variable is a named location in memory that stores a value.\ns2,beto,A value.\ns3,carla,It names a place in memory holding data.\n";
@@ -318,18 +377,7 @@ async fn partner_admin_works_through_server() {
     assert_eq!(ids(&everyone, "user_id"), ["padmin", "prof2"]);
 
     // An API key for the grading job, shown once and never listed.
-    let created = admin.json(&[
-        "key",
-        "create",
-        "-p",
-        "aptus",
-        "--name",
-        "grader",
-        "--scope",
-        "create_evaluation",
-        "--scope",
-        "view_own_clients",
-    ]);
+    let created = admin.json(&GRADER_KEY);
     let key = created["key"].as_str().unwrap().to_owned();
     let prefix = created["prefix"].as_str().unwrap().to_owned();
     let listed = admin.ok(&["key", "list", "-p", "aptus", "--output", "json"]);
@@ -531,10 +579,17 @@ async fn remote_errors_map_to_exit_codes() {
         stderr(&output)
     );
 
-    let output = admin.run(&["usage", "-p", "aptus", "--month", "2026-01"]);
+    let output = admin.run(&["usage", "rebuild", "-p", "aptus"]);
     assert_eq!(code(&output), 2);
     assert!(
-        stderr(&output).contains("not available in remote mode yet"),
+        stderr(&output).contains("`samctl usage rebuild`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = admin.run(&["billing", "export", "--month", "2026-01", "--format", "csv"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("`samctl billing export`"),
         "{}",
         stderr(&output)
     );
@@ -560,5 +615,173 @@ async fn remote_errors_map_to_exit_codes() {
     // A key is verified against the partner given at login.
     let output = stranger.login("sam_abcdefghij_0123456789", &["--partner", "aptus"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
+    server.stop().await;
+}
+
+/// Returns the `total` of client `client` in an invoice's JSON.
+fn client_total(invoice: &Value, client: &str) -> Value {
+    invoice["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|part| part["client_id"] == client)
+        .unwrap_or_else(|| panic!("no client {client} in {invoice}"))["total"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_and_billing_through_server() {
+    let mut server = Server::start().await;
+    let admin = Samctl::new(&server.base);
+    let token = server.admin_token("aptus", "padmin").await;
+    assert!(admin.login(&token, &["--token"]).status.success());
+    admin.ok(&[
+        "client",
+        "create",
+        "-p",
+        "aptus",
+        "c2",
+        "--name",
+        "Colegio Dos",
+        "--type",
+        "k12",
+    ]);
+
+    // A grading key evaluates three answers in c1 and three in c2.
+    let created = admin.json(&GRADER_KEY);
+    let grader = Samctl::new(&server.base);
+    let key = created["key"].as_str().unwrap();
+    let login = grader.login(key, &["--partner", "aptus"]);
+    assert!(login.status.success(), "{}", stderr(&login));
+    let assignment = grader.file("a1.toml", ASSIGNMENT);
+    let answers = grader.file("answers.csv", ANSWERS);
+    for client in ["c1", "c2"] {
+        grader.ok(&[
+            "assignment",
+            "create",
+            "-p",
+            "aptus",
+            "-c",
+            client,
+            "--file",
+            assignment.to_str().unwrap(),
+        ]);
+        let evaluated = grader.json(&[
+            "evaluate",
+            "-p",
+            "aptus",
+            "-c",
+            client,
+            "--file",
+            answers.to_str().unwrap(),
+            "--assignment",
+            "a1",
+        ]);
+        assert_eq!(evaluated["evaluated"], 3, "{evaluated}");
+    }
+    let local = server.local();
+
+    // Usage: the server's report equals the database's, in every format.
+    let remote_usage = admin.json(&["usage"]);
+    let local_usage = local.json(&["usage", "-p", "aptus"]);
+    assert_eq!(remote_usage, local_usage);
+    assert_eq!(remote_usage["totals"]["events"], 6, "{remote_usage}");
+    assert_eq!(remote_usage["reports"][0]["partner"], "aptus");
+    let by_client = admin.json(&["usage", "-p", "aptus", "--by", "client"]);
+    assert_eq!(
+        by_client,
+        local.json(&["usage", "-p", "aptus", "--by", "client"])
+    );
+    assert_eq!(ids(&by_client["reports"][0]["rows"], "key"), ["c1", "c2"]);
+    assert_eq!(by_client["reports"][0]["rows"][0]["events"], 3);
+    let month = remote_usage["reports"][0]["from"].as_str().unwrap()[..7].to_owned();
+    let one_client = ["usage", "-p", "aptus", "-c", "c2", "--month", &month];
+    assert_eq!(admin.json(&one_client), local.json(&one_client));
+    assert_eq!(admin.json(&one_client)["totals"]["events"], 3);
+    let first_day = remote_usage["reports"][0]["from"].as_str().unwrap();
+    let last_day = remote_usage["reports"][0]["to"].as_str().unwrap();
+    let range = [
+        "usage", "-p", "aptus", "--from", first_day, "--to", last_day, "--by", "client",
+    ];
+    assert_eq!(admin.json(&range), by_client);
+    let table = ["usage", "-p", "aptus", "--month", &month, "--by", "model"];
+    assert_eq!(admin.ok(&table), local.ok(&table));
+    let csv = ["usage", "-p", "aptus", "--month", &month, "-o", "csv"];
+    let remote_csv = admin.ok(&csv);
+    assert_eq!(remote_csv, local.ok(&csv));
+    assert!(
+        remote_csv.starts_with("partner,key,events,"),
+        "{remote_csv}"
+    );
+
+    // Billing preview: the partner's whole invoice without platform figures.
+    let preview = ["billing", "preview", "--month", &month];
+    let remote_invoice = admin.json(&preview);
+    let local_invoice = local.json(&["billing", "preview", "-p", "aptus", "--month", &month]);
+    assert_eq!(remote_invoice["total"], local_invoice["total"]);
+    assert_eq!(remote_invoice, local_invoice);
+    assert_eq!(remote_invoice["evaluations"], 6, "{remote_invoice}");
+    assert!(remote_invoice.get("platform").is_none(), "{remote_invoice}");
+    let total = remote_invoice["total"].as_str().unwrap().to_owned();
+    let table = admin.ok(&preview);
+    assert!(table.contains("Invoice of Partner aptus"), "{table}");
+    assert!(table.contains(&total), "{table}");
+    assert!(!table.contains("Platform"), "{table}");
+    assert_eq!(
+        table,
+        local.ok(&["billing", "preview", "-p", "aptus", "--month", &month])
+    );
+    let output = admin.run(&["billing", "preview", "--month", &month, "--platform"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--platform"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A client admin sees only its own client, in usage and in billing.
+    let client_admin = Samctl::new(&server.base);
+    let token = server.client_admin_token("c1", "cadmin").await;
+    assert!(client_admin.login(&token, &["--token"]).status.success());
+    let own = client_admin.json(&["usage", "--month", &month, "--by", "client"]);
+    assert_eq!(ids(&own["reports"][0]["rows"], "key"), ["c1"]);
+    assert_eq!(own["totals"]["events"], 3, "{own}");
+    let output = client_admin.run(&["usage", "-c", "c2", "--month", &month]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    let statement = client_admin.json(&preview);
+    assert_eq!(statement["client_id"], "c1", "{statement}");
+    assert_eq!(statement["evaluations"], 3, "{statement}");
+    assert_eq!(statement["total"], client_total(&remote_invoice, "c1"));
+    assert_ne!(statement["total"], remote_invoice["total"]);
+    assert!(statement.get("clients").is_none(), "{statement}");
+    assert!(statement.get("plan").is_none(), "{statement}");
+    let table = client_admin.ok(&preview);
+    assert!(
+        table.contains("Statement of client Client c1 (c1)"),
+        "{table}"
+    );
+    assert!(!table.contains("c2"), "{table}");
+    assert!(
+        table.contains(statement["total"].as_str().unwrap()),
+        "{table}"
+    );
+    let csv = client_admin.ok(&["billing", "preview", "--month", &month, "-o", "csv"]);
+    assert!(csv.starts_with("line,adjusts month,amount\n"), "{csv}");
+    assert!(csv.contains("\ntotal,,"), "{csv}");
+
+    // Invalid and missing months, and a key that does not name its partner.
+    let output = admin.run(&["billing", "preview", "--month", "2026-13"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("2026-13"), "{}", stderr(&output));
+    let output = admin.run(&["usage", "--month", "2026-13"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("2026-13"), "{}", stderr(&output));
+    let output = admin.run(&["billing", "preview", "--month", "2020-01"]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    let output = admin.run(&["billing", "preview", "-p", "bravo", "--month", &month]);
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    let output = grader.run(&["usage", "--month", &month]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("--partner"), "{}", stderr(&output));
     server.stop().await;
 }

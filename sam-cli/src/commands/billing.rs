@@ -11,7 +11,7 @@ use sam_core::metering::Month;
 use sam_core::tenancy::PartnerSlug;
 
 use crate::app::{Context, UsageError};
-use crate::cli::{OutputFormat, PartnerArg};
+use crate::cli::OutputFormat;
 use crate::output::{self, Listing};
 
 #[derive(Debug, Subcommand)]
@@ -19,12 +19,13 @@ pub enum BillingCommand {
     /// Show a partner's invoice for a month: a draft while the month is
     /// open, the stored invoice once it is closed
     Preview {
-        #[command(flatten)]
-        partner: PartnerArg,
+        /// Partner slug; required on the database [default in remote mode: the logged-in token's partner]
+        #[arg(long, short = 'p', value_name = "SLUG")]
+        partner: Option<String>,
         /// Billing month, YYYY-MM, in the partner's time zone
         #[arg(long, value_name = "YYYY-MM")]
         month: String,
-        /// Also show the platform's provider cost and margin (for operators only)
+        /// Also show the platform's provider cost and margin (for operators, on the database only)
         #[arg(long)]
         platform: bool,
     },
@@ -75,7 +76,7 @@ pub struct ExportArgs {
     pub platform: bool,
 }
 
-fn money(amount: rust_decimal::Decimal) -> String {
+pub fn money(amount: rust_decimal::Decimal) -> String {
     amount.to_string()
 }
 
@@ -123,7 +124,7 @@ fn client_rows(invoice: &Invoice) -> Vec<Vec<String>> {
 /// Prints one invoice: JSON as is, CSV in the export format, and for
 /// people its lines, its per-client breakdown and, if present, the
 /// platform's cost and margin.
-fn print_invoice(context: &Context, invoice: &Invoice) -> anyhow::Result<()> {
+pub fn print_invoice(context: &Context, invoice: &Invoice) -> anyhow::Result<()> {
     match context.output {
         OutputFormat::Json => {
             let listing = Listing {
@@ -181,7 +182,7 @@ fn print_invoice(context: &Context, invoice: &Invoice) -> anyhow::Result<()> {
                     optional(platform.margin_percent),
                 ));
             }
-            output::note(context.output, &text)
+            output::line(&text)
         }
     }
 }
@@ -199,7 +200,12 @@ pub async fn run(context: &Context, command: BillingCommand) -> anyhow::Result<E
             month,
             platform,
         } => {
-            let slug = PartnerSlug::parse(&partner.partner)?;
+            let partner = partner.ok_or_else(|| {
+                UsageError(
+                    "missing --partner SLUG: the partner whose invoice to preview".to_owned(),
+                )
+            })?;
+            let slug = PartnerSlug::parse(&partner)?;
             let mut invoice = billing.invoice(&slug, month.parse()?).await?;
             if !platform {
                 invoice = invoice.without_platform();

@@ -209,9 +209,7 @@ pub async fn run(context: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> 
         billing::run(
             context,
             billing::BillingCommand::Preview {
-                partner: crate::cli::PartnerArg {
-                    partner: args.partner.clone(),
-                },
+                partner: Some(args.partner.clone()),
                 month,
                 platform: false,
             },

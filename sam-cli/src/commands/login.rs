@@ -124,7 +124,7 @@ async fn verify(
 }
 
 /// Returns the partner slug in a token's unverified claims.
-fn token_partner(credential: &Credential) -> Option<String> {
+pub fn token_partner(credential: &Credential) -> Option<String> {
     if credential.kind != CredentialKind::Token {
         return None;
     }

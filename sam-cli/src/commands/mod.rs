@@ -3,6 +3,7 @@
 pub mod assignment;
 pub mod assignment_remote;
 pub mod billing;
+pub mod billing_remote;
 pub mod client;
 pub mod demo;
 pub mod evaluate;

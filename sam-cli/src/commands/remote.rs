@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use crate::app::{Context, UsageError};
 use crate::cli::{Command, EvaluationCommand, PartnerCommand};
-use crate::commands::{assignment_remote, billing, client, evaluate_remote, keys, usage, user};
+use crate::commands::login::token_partner;
+use crate::commands::{
+    assignment_remote, billing, billing_remote, client, evaluate_remote, keys, usage, user,
+};
 use crate::remote::{not_remote, Remote};
 
 /// Runs `command` through `remote`, or fails naming a command that needs
@@ -17,12 +20,15 @@ pub async fn run(context: &Context, remote: &Remote, command: Command) -> anyhow
         Command::Assignment(command) => assignment_remote::run(context, remote, command).await,
         Command::Key(command) => keys::key_remote(context, remote, command).await,
         Command::Evaluate(args) => evaluate_remote::run(context, remote, args).await,
-        Command::Usage(args) => match args.command {
-            Some(usage::UsageCommand::Rebuild { .. }) => Err(not_remote("usage rebuild")),
-            None => Err(not_yet("usage")),
-        },
+        Command::Usage(args) => usage::run_remote(context, remote, args).await,
         Command::Billing(command) => match command {
-            billing::BillingCommand::Preview { .. } => Err(not_yet("billing preview")),
+            billing::BillingCommand::Preview {
+                partner,
+                month,
+                platform,
+            } => {
+                billing_remote::preview(context, remote, partner.as_deref(), &month, platform).await
+            }
             billing::BillingCommand::Close { .. } => Err(not_remote("billing close")),
             billing::BillingCommand::Export(_) => Err(not_remote("billing export")),
         },
@@ -52,14 +58,22 @@ pub async fn run(context: &Context, remote: &Remote, command: Command) -> anyhow
     }
 }
 
-/// Returns the error for a report that samctl does not fetch remotely yet.
-// NOTE: the server serves `GET /api/{partner}/v1/usage` and
-// `GET /api/{partner}/v1/invoices/{month}`, but `usage` and `billing
-// preview` do not call them yet.
-fn not_yet(command: &str) -> anyhow::Error {
-    UsageError(format!(
-        "`samctl {command}` is not available in remote mode yet; \
-         run it without --server against the database"
-    ))
-    .into()
+/// Returns the partner a remote report is about: `partner_flag` (the
+/// `-p` option), else the partner in the logged-in token's claims.
+///
+/// # Errors
+/// [`UsageError`] when neither names a partner, as with an API key, which
+/// does not carry its partner's slug.
+pub fn remote_partner(remote: &Remote, partner_flag: Option<&str>) -> anyhow::Result<String> {
+    if let Some(partner) = partner_flag {
+        return Ok(partner.to_owned());
+    }
+    token_partner(remote.credential()).ok_or_else(|| {
+        UsageError(
+            "missing --partner SLUG: the logged-in credential does not name a partner, \
+             as with an API key, so pass the partner to report on"
+                .to_owned(),
+        )
+        .into()
+    })
 }

@@ -10,9 +10,11 @@ use sam_core::metering::{
 use sam_core::store::Store;
 use sam_core::tenancy::PartnerSlug;
 
-use crate::app::Context;
+use crate::app::{Context, UsageError};
 use crate::cli::PartnerArg;
+use crate::commands::remote::remote_partner;
 use crate::output::{self, Listing};
+use crate::remote::{not_remote, Remote};
 
 /// Options of `samctl usage`.
 #[derive(Debug, Args)]
@@ -55,16 +57,26 @@ impl GroupArg {
             Self::Provider => UsageGroup::Provider,
         }
     }
+
+    /// Returns the value of the server's `by` query parameter.
+    fn query_value(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Client => "client",
+            Self::Model => "model",
+            Self::Provider => "provider",
+        }
+    }
 }
 
 /// The partners, clients, days and grouping of a usage report.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Partner slug [default: every partner]
+    /// Partner slug [default: every partner on the database; in remote mode, the logged-in token's partner]
     #[arg(long, short = 'p', value_name = "SLUG")]
     pub partner: Option<String>,
-    /// Only this client's usage
-    #[arg(long, short = 'c', value_name = "CLIENT_ID", requires = "partner")]
+    /// Only this client's usage; on the database it needs --partner
+    #[arg(long, short = 'c', value_name = "CLIENT_ID")]
     pub client: Option<String>,
     /// First partner-local day, YYYY-MM-DD
     #[arg(long, value_name = "DATE", requires = "to", conflicts_with = "month")]
@@ -144,12 +156,17 @@ fn range(args: &ReportArgs, zone: &str) -> anyhow::Result<DateRange> {
 }
 
 async fn report(context: &Context, store: &Store, args: &ReportArgs) -> anyhow::Result<()> {
-    let partners = match &args.partner {
-        Some(slug) => vec![store.partner(&PartnerSlug::parse(slug)?).await?],
-        None => store.partners().await?,
+    let partners = match (&args.partner, &args.client) {
+        (Some(slug), _) => vec![store.partner(&PartnerSlug::parse(slug)?).await?],
+        (None, Some(client)) => {
+            return Err(UsageError(format!(
+            "--client {client} needs --partner SLUG: client ids are unique only within a partner"
+        ))
+            .into())
+        }
+        (None, None) => store.partners().await?,
     };
     let mut summary = UsageSummary::default();
-    let mut rows = Vec::new();
     for partner in partners.into_iter().filter(|p| p.provisioned) {
         let db = store.partner_db_any_status(&partner.slug).await?;
         let query = UsageQuery {
@@ -158,16 +175,53 @@ async fn report(context: &Context, store: &Store, args: &ReportArgs) -> anyhow::
             group: args.by.group(),
         };
         let report = db.usage(&query).await?;
-        for row in &report.rows {
-            rows.push(cells(partner.slug.as_str(), &row.key, &row.totals));
-        }
         summary.push(partner.slug.as_str(), report)?;
+    }
+    print_summary(context, &summary)
+}
+
+/// Prints a usage summary: one row per partner and key, then the total.
+fn print_summary(context: &Context, summary: &UsageSummary) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for partner in &summary.reports {
+        for row in &partner.report.rows {
+            rows.push(cells(&partner.partner, &row.key, &row.totals));
+        }
     }
     rows.push(cells("", "total", &summary.totals));
     let listing = Listing {
         columns: COLUMNS.to_vec(),
         rows,
-        json: serde_json::to_value(&summary)?,
+        json: serde_json::to_value(summary)?,
     };
     output::print(&listing, context.output)
+}
+
+/// Prints a usage report of one partner from `GET /api/{partner}/v1/usage`.
+/// The server picks the current month in the partner's time zone when no
+/// days are given, as the database mode does.
+pub async fn run_remote(
+    context: &Context,
+    remote: &Remote,
+    args: UsageArgs,
+) -> anyhow::Result<ExitCode> {
+    if args.command.is_some() {
+        return Err(not_remote("usage rebuild"));
+    }
+    let report = &args.report;
+    let partner = remote_partner(remote, report.partner.as_deref())?;
+    let mut query = vec![("by", report.by.query_value().to_owned())];
+    if let (Some(from), Some(to)) = (report.from, report.to) {
+        query.push(("from", from.to_string()));
+        query.push(("to", to.to_string()));
+    }
+    if let Some(month) = &report.month {
+        query.push(("month", month.clone()));
+    }
+    if let Some(client) = &report.client {
+        query.push(("client", client.clone()));
+    }
+    let summary: UsageSummary = remote.get(&partner, &["usage"], &query).await?;
+    print_summary(context, &summary)?;
+    Ok(ExitCode::SUCCESS)
 }
