@@ -147,7 +147,10 @@ fn read_csv(path: &Path, bytes: &[u8]) -> Result<Vec<Result<Row, RowError>>, Inp
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(line, |p| p.line());
-                ends_multiline = record.iter().last().is_some_and(|f| f.contains(&b'\n'));
+                ends_multiline = record
+                    .iter()
+                    .next_back()
+                    .is_some_and(|f| f.contains(&b'\n'));
                 rows.push(csv_row(&headers, &record, line));
             }
             Err(err) => {
