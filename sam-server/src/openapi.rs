@@ -79,8 +79,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// A stable code such as `unauthenticated`, `not_found` or `rate_limited`.
     pub code: String,
-    /// What failed, on which value, and what to do. Server errors get a
-    /// generic sentence; their cause is logged under the request id.
+    /// A sentence naming what failed, on which value, and what to do next.
+    /// Server errors get a generic sentence, and their cause is logged
+    /// under the request id.
     pub message: String,
     /// The `x-request-id` of the request.
     pub request_id: Option<String>,
@@ -91,13 +92,18 @@ pub struct ErrorDetail {
 const TENANT_PREFIX: &str = "/api/{partner}/v1/";
 
 const UNAUTHENTICATED: &str = "Missing or invalid credentials";
-const NOT_FOUND: &str =
-    "The path names another partner than the caller's, or a partner that does not exist or is suspended";
+/// The reason for a 404 on every tenant route, as a clause.
+const OTHER_PARTNER: &str =
+    "the path names another partner than the caller's, or a partner that does not exist or is suspended";
 const RATE_LIMITED: &str = "The partner's or API key's request rate is exceeded";
 
 /// Adds the responses that the middleware returns on every tenant route
 /// (401, 404 and 429) to each tenant operation, and the error envelope
 /// schema to every 4xx and 5xx response documented without a body.
+// NOTE: the document still lacks 408 (request timeout), 413 (body too
+// large), 422 (Idempotency-Key reused with another request) and 502 (no
+// evaluator could grade), and its 400 descriptions of POST routes do not
+// name an invalid Idempotency-Key.
 struct ErrorResponses;
 
 impl Modify for ErrorResponses {
@@ -130,11 +136,12 @@ fn add_tenant_errors(operation: &mut Operation) {
         .or_insert_with(|| Response::new(UNAUTHENTICATED).into());
     match responses.get_mut("404") {
         Some(RefOr::T(response)) => {
-            response.description = format!("{}; or: {NOT_FOUND}", response.description);
+            response.description = format!("{}, or {OTHER_PARTNER}", response.description);
         }
         Some(RefOr::Ref(_)) => {}
         None => {
-            responses.insert("404".to_owned(), Response::new(NOT_FOUND).into());
+            let description = format!("Not found: {OTHER_PARTNER}");
+            responses.insert("404".to_owned(), Response::new(description).into());
         }
     }
     let rate_limited = responses
@@ -154,13 +161,19 @@ fn add_rate_limit_headers(response: &mut Response) {
         ("x-ratelimit-limit", "Requests allowed in a burst"),
         (
             "x-ratelimit-remaining",
-            "Requests left in the burst; 0 on a rejection",
+            "Requests left in the burst, 0 on a rejection",
         ),
         ("x-ratelimit-reset", "Seconds until the burst is full again"),
     ];
     for (name, description) in headers {
         let mut header = whole_number();
-        header.description = Some(description.to_owned());
+        let description = match name {
+            "retry-after" => description.to_owned(),
+            _ => format!(
+                "{description}. Absent when the daily evaluation quota rejected the request"
+            ),
+        };
+        header.description = Some(description);
         response.headers.insert(name.to_owned(), header);
     }
 }

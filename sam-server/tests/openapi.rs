@@ -285,7 +285,8 @@ const TENANT_PREFIX: &str = "/api/{partner}/v1/";
 /// credential after the partner's rate is spent (429).
 const GENERIC_STATUSES: [u16; 3] = [401, 404, 429];
 
-/// Sends the generic request of `method` `template` with `credential`.
+/// Sends `method` to the sample path of `template` with an empty JSON
+/// object, as `user` or without a credential.
 async fn send_generic(
     server: &TestServer,
     method: &str,

@@ -47,7 +47,8 @@ pub struct BatchAccepted {
     request_body = BatchRequest,
     responses((status = 202, body = BatchAccepted),
         (status = 400, description = "An invalid JSON body, or not 1 to 1000 items"),
-        (status = 403, description = "The caller may not evaluate, such as a student or client admin")))]
+        (status = 403, description = "The caller may not evaluate, such as a student or client admin"),
+        (status = 429, description = "The request rate or the partner's daily evaluation quota is exceeded")))]
 pub async fn start_batch(
     State(state): State<AppState>,
     caller: Caller,

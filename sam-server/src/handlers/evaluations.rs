@@ -223,7 +223,8 @@ pub(crate) async fn run_evaluation(
     responses((status = 201, body = EvaluationView), (status = 200, body = EvaluationView, description = "Evaluated before"),
         (status = 400, description = "An invalid JSON body or field"),
         (status = 403, description = "The caller may not evaluate, such as a student or client admin"),
-        (status = 409, description = "Same submission id with different text")))]
+        (status = 409, description = "Same submission id with different text"),
+        (status = 429, description = "The request rate or the partner's daily evaluation quota is exceeded")))]
 pub async fn evaluate(
     State(state): State<AppState>,
     caller: Caller,
