@@ -69,7 +69,10 @@ fn assignment_target(caller: &Caller, client: &str, owner: Option<&str>) -> Targ
 #[utoipa::path(post, path = "/api/{partner}/v1/clients/{client}/assignments", tag = "assignments",
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id")),
     request_body(content = Object, description = "An assignment: id, prompt, max_points, and optionally title, reference_answer, language and rubric"),
-    responses((status = 201, body = AssignmentView), (status = 409, description = "The assignment id is taken")))]
+    responses((status = 201, body = AssignmentView),
+        (status = 400, description = "An invalid JSON body or assignment"),
+        (status = 403, description = "The caller may not create assignments, such as a student or client admin"),
+        (status = 409, description = "The assignment id is taken")))]
 pub async fn create_assignment(
     caller: Caller,
     Path((_partner, client)): Path<(String, String)>,

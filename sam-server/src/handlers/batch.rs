@@ -45,7 +45,10 @@ pub struct BatchAccepted {
 #[utoipa::path(post, path = "/api/{partner}/v1/clients/{client}/evaluations/batch", tag = "evaluations",
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id")),
     request_body = BatchRequest,
-    responses((status = 202, body = BatchAccepted)))]
+    responses((status = 202, body = BatchAccepted),
+        (status = 400, description = "An invalid JSON body, or not 1 to 1000 items"),
+        (status = 403, description = "The caller may not evaluate, such as a student or client admin"),
+        (status = 429, description = "The request rate or the partner's daily evaluation quota is exceeded")))]
 pub async fn start_batch(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,7 +139,10 @@ async fn run_batch(
 /// Returns a batch job and the state of each item.
 #[utoipa::path(get, path = "/api/{partner}/v1/jobs/{id}", tag = "evaluations",
     params(("partner" = String, Path, description = "Partner slug"), ("id" = Uuid, Path, description = "Job id")),
-    responses((status = 200, body = Job), (status = 404, description = "No such job")))]
+    responses((status = 200, body = Job),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 403, description = "The caller may not list evaluations, such as a student or an API key without the scope"),
+        (status = 404, description = "No such job")))]
 pub async fn get_job(
     State(state): State<AppState>,
     caller: Caller,

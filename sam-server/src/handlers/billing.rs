@@ -158,10 +158,8 @@ fn authorize_read(
     responses(
         (status = 200, body = UsageView),
         (status = 400, description = "An invalid month, date, date range, grouping or query parameter; the message names the value"),
-        (status = 401, description = "Missing or invalid credentials"),
         (status = 403, description = "The caller may not read usage, such as a teacher or student"),
-        (status = 404, description = "Another partner, or a client that does not exist or is not the caller's"),
-        (status = 429, description = "The partner's request rate limit is exceeded"),
+        (status = 404, description = "A client that does not exist or is not the caller's"),
         (status = 500, description = "The store failed"),
     ))]
 pub async fn usage(
@@ -199,11 +197,9 @@ pub async fn usage(
     responses(
         (status = 200, body = InvoiceView, description = "A PartnerInvoiceView for a partner admin or partner API key, a ClientStatementView for a client admin or client API key"),
         (status = 400, description = "The month is not YYYY-MM; the message names the value"),
-        (status = 401, description = "Missing or invalid credentials"),
         (status = 403, description = "The caller may not read billing, such as a teacher or student"),
-        (status = 404, description = "Another partner, or a month that ended before the partner was created"),
+        (status = 404, description = "A month that ended before the partner was created"),
         (status = 409, description = "The partner's plan changed currency while a closed month still needs an adjustment"),
-        (status = 429, description = "The partner's request rate limit is exceeded"),
         (status = 500, description = "The store failed, or the billing configuration cannot price the partner"),
     ))]
 pub async fn invoice(

@@ -221,7 +221,10 @@ pub(crate) async fn run_evaluation(
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id")),
     request_body = EvaluateRequest,
     responses((status = 201, body = EvaluationView), (status = 200, body = EvaluationView, description = "Evaluated before"),
-        (status = 409, description = "Same submission id with different text")))]
+        (status = 400, description = "An invalid JSON body or field"),
+        (status = 403, description = "The caller may not evaluate, such as a student or client admin"),
+        (status = 409, description = "Same submission id with different text"),
+        (status = 429, description = "The request rate or the partner's daily evaluation quota is exceeded")))]
 pub async fn evaluate(
     State(state): State<AppState>,
     caller: Caller,
@@ -243,7 +246,9 @@ pub async fn evaluate(
 /// gets only the evaluations they requested.
 #[utoipa::path(get, path = "/api/{partner}/v1/clients/{client}/evaluations", tag = "evaluations",
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id"), ListQuery),
-    responses((status = 200, body = EvaluationPage)))]
+    responses((status = 200, body = EvaluationPage),
+        (status = 400, description = "An invalid query parameter"),
+        (status = 403, description = "The caller may not list evaluations, such as a student or an API key without the scope")))]
 pub async fn list_evaluations(
     caller: Caller,
     Path((_partner, client)): Path<(String, String)>,
@@ -291,7 +296,10 @@ pub async fn list_evaluations(
 /// Returns one evaluation.
 #[utoipa::path(get, path = "/api/{partner}/v1/evaluations/{id}", tag = "evaluations",
     params(("partner" = String, Path, description = "Partner slug"), ("id" = Uuid, Path, description = "Evaluation id")),
-    responses((status = 200, body = EvaluationView), (status = 404, description = "No such evaluation")))]
+    responses((status = 200, body = EvaluationView),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 403, description = "The caller may not read evaluations, such as a student or an API key without the scope"),
+        (status = 404, description = "No such evaluation")))]
 pub async fn get_evaluation(
     caller: Caller,
     Path((_partner, id)): Path<(String, Uuid)>,
@@ -323,7 +331,10 @@ async fn review(
 #[utoipa::path(post, path = "/api/{partner}/v1/evaluations/{id}/approve", tag = "evaluations",
     params(("partner" = String, Path, description = "Partner slug"), ("id" = Uuid, Path, description = "Evaluation id")),
     request_body = ApproveRequest,
-    responses((status = 200, body = EvaluationView), (status = 409, description = "Already reviewed")))]
+    responses((status = 200, body = EvaluationView),
+        (status = 400, description = "The id is not a UUID, or an invalid JSON body"),
+        (status = 403, description = "The caller may not review evaluations, such as a student or client admin"),
+        (status = 409, description = "Already reviewed")))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
@@ -349,7 +360,10 @@ pub async fn approve(
 #[utoipa::path(post, path = "/api/{partner}/v1/evaluations/{id}/override", tag = "evaluations",
     params(("partner" = String, Path, description = "Partner slug"), ("id" = Uuid, Path, description = "Evaluation id")),
     request_body = OverrideRequest,
-    responses((status = 200, body = EvaluationView), (status = 409, description = "Already reviewed")))]
+    responses((status = 200, body = EvaluationView),
+        (status = 400, description = "The id is not a UUID, or an invalid JSON body or score"),
+        (status = 403, description = "The caller may not review evaluations, such as a student or client admin"),
+        (status = 409, description = "Already reviewed")))]
 pub async fn override_score(
     caller: Caller,
     Path((_partner, id)): Path<(String, Uuid)>,
@@ -366,7 +380,8 @@ pub async fn override_score(
 /// evaluations only.
 #[utoipa::path(get, path = "/api/{partner}/v1/clients/{client}/students/{student}/feedback", tag = "feedback",
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id"), ("student" = String, Path, description = "Student id")),
-    responses((status = 200, body = [FeedbackView])))]
+    responses((status = 200, body = [FeedbackView]),
+        (status = 403, description = "The caller may not read feedback, such as an API key without the scope")))]
 pub async fn student_feedback(
     caller: Caller,
     Path((_partner, client, student)): Path<(String, String, String)>,

@@ -98,7 +98,8 @@ async fn redis_check(client: &redis::Client) -> String {
 /// the partner's admins.
 #[utoipa::path(get, path = "/api/{partner}/v1/health", tag = "health",
     params(("partner" = String, Path, description = "Partner slug")),
-    responses((status = 200, body = Health), (status = 503, body = Health)))]
+    responses((status = 200, body = Health), (status = 503, body = Health),
+        (status = 403, description = "The caller is not a partner admin")))]
 pub async fn partner_health(
     State(state): State<AppState>,
     caller: Caller,

@@ -124,10 +124,9 @@ fn granted_scopes(caller: &Caller, requested: &[String]) -> Result<Vec<Permissio
     request_body = CreateKeyRequest,
     responses(
         (status = 201, body = CreatedKey, description = "The key; its secret is never shown again"),
-        (status = 400, description = "An invalid name, client id, scope or expiry"),
-        (status = 401, description = "Missing or invalid credentials"),
+        (status = 400, description = "An invalid JSON body, name, client id, scope or expiry"),
         (status = 403, description = "The caller is not a partner admin, or a scope exceeds its permissions"),
-        (status = 404, description = "No such partner or client")))]
+        (status = 404, description = "No such client")))]
 pub async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -164,9 +163,7 @@ pub async fn create_key(
     params(("partner" = String, Path, description = "Partner slug")),
     responses(
         (status = 200, body = [KeyView]),
-        (status = 401, description = "Missing or invalid credentials"),
-        (status = 403, description = "The caller is not a partner admin"),
-        (status = 404, description = "No such partner")))]
+        (status = 403, description = "The caller is not a partner admin")))]
 pub async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,7 +182,6 @@ pub async fn list_keys(
     params(("partner" = String, Path, description = "Partner slug"), ("prefix" = String, Path, description = "The key's public prefix")),
     responses(
         (status = 200, body = KeyView, description = "The revoked key"),
-        (status = 401, description = "Missing or invalid credentials"),
         (status = 403, description = "The caller is not a partner admin"),
         (status = 404, description = "The partner has no key with this prefix")))]
 pub async fn revoke_key(

@@ -117,7 +117,10 @@ impl From<User> for UserView {
 #[utoipa::path(post, path = "/api/{partner}/v1/clients", tag = "clients",
     params(("partner" = String, Path, description = "Partner slug")),
     request_body = CreateClientRequest,
-    responses((status = 201, body = ClientView), (status = 409, description = "The client id is taken")))]
+    responses((status = 201, body = ClientView),
+        (status = 400, description = "An invalid JSON body, client id or institution type"),
+        (status = 403, description = "The caller is not a partner admin"),
+        (status = 409, description = "The client id is taken")))]
 pub async fn create_client(
     caller: Caller,
     ApiJson(body): ApiJson<CreateClientRequest>,
@@ -149,7 +152,8 @@ pub async fn create_client(
 /// partner admin, the caller's own for a client-bound caller.
 #[utoipa::path(get, path = "/api/{partner}/v1/clients", tag = "clients",
     params(("partner" = String, Path, description = "Partner slug")),
-    responses((status = 200, body = [ClientView])))]
+    responses((status = 200, body = [ClientView]),
+        (status = 403, description = "The caller may not list clients, such as a teacher, student or API key")))]
 pub async fn list_clients(caller: Caller) -> Result<Json<Vec<ClientView>>, ApiError> {
     if let Some(own) = caller.principal.client().map(str::to_owned) {
         caller.authorize(Action::ViewClient, &caller.client_target(&own))?;
@@ -169,7 +173,10 @@ pub async fn list_clients(caller: Caller) -> Result<Json<Vec<ClientView>>, ApiEr
 #[utoipa::path(post, path = "/api/{partner}/v1/clients/{client}/users", tag = "users",
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id")),
     request_body = CreateUserRequest,
-    responses((status = 201, body = UserView), (status = 409, description = "The user id is taken")))]
+    responses((status = 201, body = UserView),
+        (status = 400, description = "An invalid JSON body, user id or role"),
+        (status = 403, description = "The caller may not create users, or not with this role"),
+        (status = 409, description = "The user id is taken")))]
 pub async fn create_user(
     caller: Caller,
     Path((_partner, client)): Path<(String, String)>,
@@ -207,7 +214,8 @@ pub async fn create_user(
 /// Lists the users of a client.
 #[utoipa::path(get, path = "/api/{partner}/v1/clients/{client}/users", tag = "users",
     params(("partner" = String, Path, description = "Partner slug"), ("client" = String, Path, description = "Client id")),
-    responses((status = 200, body = [UserView])))]
+    responses((status = 200, body = [UserView]),
+        (status = 403, description = "The caller may not list users, such as a teacher, student or API key")))]
 pub async fn list_users(
     caller: Caller,
     Path((_partner, client)): Path<(String, String)>,
