@@ -12,11 +12,12 @@ use tracing::{debug, warn};
 
 use super::breaker::CircuitBreaker;
 use super::bulkhead::Bulkheads;
-use super::guard::{apply_cap, looks_like_prompt_injection, remove_flagged_lines};
+use super::guard::{apply_cap, remove_flagged_lines};
 use super::policy::strategy_order;
 use super::prompt::{build_prompt, parse_reply, GradingPrompt, ParsedReply};
 use super::provider::{AttemptError, ProviderClient, ProviderConfig};
 use super::{BreakerState, PartnerPolicy, RetryPolicy, RouterConfig, RouterError};
+use crate::eval::looks_like_prompt_injection;
 use crate::eval::{
     Evaluator, EvaluatorError, Grading, GradingRequest, TenantRef, TokenUsage,
     FLAG_OFFLINE_FALLBACK, FLAG_PROMPT_INJECTION,
