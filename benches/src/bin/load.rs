@@ -1,10 +1,10 @@
 //! Load test of `sam-server`: synchronous evaluations over HTTP against a
 //! mock LLM provider that answers at once, with PostgreSQL persistence.
 //!
-//! The program creates a PostgreSQL database, provisions a partner, a
-//! client, an assignment and an API key in it, writes a configuration file,
-//! starts the release `sam-server` binary as a child process, and drives it
-//! from a load generator in this process. It reports, per scenario,
+//! The program creates a PostgreSQL database and provisions a partner, a
+//! client, an assignment and an API key in it. It then writes a
+//! configuration file, starts the release `sam-server` binary as a child
+//! process, and drives it from a load generator in this process. It reports, per scenario,
 //! throughput and latency percentiles, the latency of calling the mock
 //! directly, and the server's resident memory read from `/proc`. Each
 //! scenario then checks that every answered evaluation has its row and its
@@ -62,7 +62,7 @@ struct Args {
     /// Redis URL of the server's shared rate limits and daily quota
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
-    /// Where the server keeps its grading cache
+    /// Backend of the server's grading cache
     #[arg(long, value_enum, default_value_t = CacheArg::Memory)]
     cache: CacheArg,
     /// The sam-server binary [default: `sam-server` beside this program]
@@ -91,7 +91,7 @@ fn reply_body() -> serde_json::Value {
     })
 }
 
-/// Starts the mock provider, answering at once, and returns its address.
+/// Starts the mock provider, which replies at once, and returns its address.
 async fn start_mock() -> anyhow::Result<SocketAddr> {
     let body = Arc::new(reply_body());
     let app = axum::Router::new().route(
@@ -251,7 +251,7 @@ impl ServerProcess {
         let http = reqwest::Client::new();
         for _ in 0..200 {
             if let Some(status) = server.child.try_wait()? {
-                bail!("sam-server exited with {status} before it answered /healthz");
+                bail!("sam-server exited with {status} before /healthz returned 200; see its log above");
             }
             if let Ok(response) = http.get(format!("{}/healthz", server.base)).send().await {
                 if response.status().is_success() {
@@ -260,7 +260,7 @@ impl ServerProcess {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("sam-server did not answer /healthz on {listen} within 10 s")
+        bail!("sam-server did not return 200 from /healthz on {listen} within 10 s; see its log above")
     }
 
     /// Returns the resident and peak resident memory, in MiB.
@@ -283,14 +283,14 @@ impl ServerProcess {
     }
 }
 
-/// What one request sends.
+/// The kind of request a run sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Workload {
     /// The mock provider itself, called directly.
     Direct,
-    /// A new answer text each time: the provider is called.
+    /// A new submission text each time, so the provider is called.
     Miss,
-    /// The same answer text each time: the grading cache answers.
+    /// The same submission text each time, so the grading cache returns the grading.
     Hit,
 }
 

@@ -172,7 +172,7 @@ pub fn parse_api_key(key: &str) -> Option<(&str, &str)> {
     (prefix_ok && secret_ok).then_some((prefix, secret))
 }
 
-/// How stale a key's recorded last use may be before a use writes it again.
+/// The age of a key's recorded last use after which a use writes it again.
 pub const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// Checks a presented API key and returns the principal it stands for.
@@ -182,7 +182,7 @@ pub const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1
 /// expired, and its partner must be active and provisioned. A successful
 /// use is recorded when the stored last use is older than
 /// [`LAST_USED_RESOLUTION`], so a busy key costs one write a minute rather
-/// than one per request; a failure to record it is logged and does not fail
+/// than one per request. A failure to record it is logged and does not fail
 /// the request. The caller then checks the key's partner against the request
 /// path with [`Principal::require_partner`].
 ///

@@ -117,7 +117,7 @@ impl PartnerDb {
     }
 
     /// Returns an assignment together with the user who created it, in one
-    /// query; the owner is `None` when an API key or an operator tool
+    /// query. The owner is `None` when an API key or an operator tool
     /// created it.
     ///
     /// # Errors

@@ -2,7 +2,7 @@
 //! slug and API keys by prefix.
 //!
 //! A record changed through this [`Store`](super::Store) is dropped from its
-//! cache at once, so this process sees the change on its next request. A
+//! cache at once, so this process reads the change on its next request. A
 //! change made elsewhere (another server replica, `samctl` in another
 //! process, SQL by hand) is seen once the entry expires, within the
 //! configured lifetime.

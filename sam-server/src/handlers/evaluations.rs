@@ -145,7 +145,7 @@ pub(crate) struct OwnedAssignment {
 }
 
 /// Loads the assignment a submission responds to, with its owner, and
-/// authorizes the submission's evaluation. `known` holds assignments
+/// authorizes the submission's evaluation. `known` contains the assignments
 /// already loaded for the same request, so a batch reads each one once.
 pub(crate) async fn authorize_submission(
     caller: &Caller,
