@@ -387,3 +387,25 @@ async fn failed_provisioning_leaves_nothing(location: &TestLocation) {
     );
 }
 on_both_stores!(failed_provisioning_leaves_nothing);
+
+async fn cached_clients_end_with_their_partner(location: &TestLocation) {
+    location.init().await;
+    let options = StoreOptions {
+        lookup_ttl: std::time::Duration::from_secs(60),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&location.location, options).await.unwrap();
+    let slug = PartnerSlug::parse("alpha").unwrap();
+    store.create_partner(new_partner("alpha")).await.unwrap();
+    let db = store.partner_db(&slug).await.unwrap();
+    db.create_client(new_client("school_a")).await.unwrap();
+    assert_eq!(db.client("school_a").await.unwrap().client_id, "school_a");
+
+    // The same slug, created again, starts without the old client.
+    store.delete_partner(&slug).await.unwrap();
+    store.create_partner(new_partner("alpha")).await.unwrap();
+    let db = store.partner_db(&slug).await.unwrap();
+    let err = db.client("school_a").await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+on_both_stores!(cached_clients_end_with_their_partner);

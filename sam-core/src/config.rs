@@ -106,8 +106,9 @@ pub struct ServerConfig {
     pub redis_url: Option<String>,
     /// Prefix of the server's own Redis keys.
     pub redis_prefix: String,
-    /// Milliseconds a partner or API key record is reused between requests
-    /// before it is read again; 0 reads it on every request. A partner
+    /// Milliseconds a partner, API key, client or assignment record is
+    /// reused between requests before it is read again; 0 reads it on every
+    /// request. A partner
     /// suspended or a key revoked through another process or replica is
     /// refused here within this time; through this server, at once.
     pub lookup_cache_ms: u64,

@@ -127,6 +127,17 @@ impl PartnerDb {
         client_id: &str,
         assignment_id: &str,
     ) -> Result<(Assignment, Option<String>), EvalError> {
+        let key = (
+            self.partner.slug.clone(),
+            client_id.to_owned(),
+            assignment_id.to_owned(),
+        );
+        if let Some(loaded) = match &self.lookups {
+            Some(lookups) => lookups.assignments.get(&key).await,
+            None => None,
+        } {
+            return Ok((*loaded).clone());
+        }
         let sql = format!(
             "SELECT {ASSIGNMENT_COLUMNS}, created_by FROM {} WHERE client_id = $1 AND assignment_id = $2",
             self.tables.assignments
@@ -139,7 +150,12 @@ impl PartnerDb {
             .map_err(TenancyError::from)?
             .ok_or_else(|| TenancyError::not_found("assignment", assignment_id))?;
         let owner = row.try_get("created_by").map_err(TenancyError::from)?;
-        Ok((decode_assignment(&row)?, owner))
+        let loaded = (decode_assignment(&row)?, owner);
+        if let Some(lookups) = &self.lookups {
+            let shared = std::sync::Arc::new(loaded.clone());
+            lookups.assignments.insert(key, shared).await;
+        }
+        Ok(loaded)
     }
 
     /// Returns the user who created an assignment, or `None` when it was

@@ -141,6 +141,13 @@ impl PartnerDb {
     /// # Errors
     /// [`TenancyError::NotFound`] when this partner has no such client.
     pub async fn client(&self, client_id: &str) -> Result<Client, TenancyError> {
+        let key = (self.partner.slug.clone(), client_id.to_owned());
+        if let Some(client) = match &self.lookups {
+            Some(lookups) => lookups.clients.get(&key).await,
+            None => None,
+        } {
+            return Ok(client);
+        }
         let sql = format!(
             "SELECT {CLIENT_COLUMNS} FROM {} WHERE client_id = $1",
             self.tables.clients
@@ -150,7 +157,11 @@ impl PartnerDb {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| TenancyError::not_found("client", client_id))?;
-        decode_client(&row)
+        let client = decode_client(&row)?;
+        if let Some(lookups) = &self.lookups {
+            lookups.clients.insert(key, client.clone()).await;
+        }
+        Ok(client)
     }
 
     /// Creates a user in one of this partner's clients.

@@ -1,5 +1,7 @@
 //! A short-lived cache of the records every API request reads: partners by
-//! slug and API keys by prefix.
+//! slug, API keys by prefix, and a partner's clients and assignments by id.
+//! Clients and assignments are never changed once created, so only a
+//! partner deleted and created again can make their entries stale.
 //!
 //! A record changed through this [`Store`](super::Store) is dropped from its
 //! cache at once, so this process reads the change on its next request. A
@@ -11,8 +13,14 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
+use std::sync::Arc;
+
 use crate::auth::ApiKeyRecord;
-use crate::tenancy::{Partner, PartnerSlug};
+use crate::eval::Assignment;
+use crate::tenancy::{Client, Partner, PartnerSlug};
+
+/// An assignment and the user who created it.
+pub(crate) type OwnedAssignment = Arc<(Assignment, Option<String>)>;
 
 /// Entries each cache keeps at most.
 const MAX_ENTRIES: u64 = 10_000;
@@ -22,6 +30,10 @@ const MAX_ENTRIES: u64 = 10_000;
 pub(crate) struct Lookups {
     pub(crate) partners: Cache<PartnerSlug, Partner>,
     pub(crate) api_keys: Cache<String, ApiKeyRecord>,
+    /// Clients by partner and client id.
+    pub(crate) clients: Cache<(PartnerSlug, String), Client>,
+    /// Assignments by partner, client id and assignment id.
+    pub(crate) assignments: Cache<(PartnerSlug, String, String), OwnedAssignment>,
 }
 
 impl Lookups {
@@ -33,6 +45,8 @@ impl Lookups {
         Some(Self {
             partners: cache(ttl),
             api_keys: cache(ttl),
+            clients: cache(ttl),
+            assignments: cache(ttl),
         })
     }
 }

@@ -44,8 +44,9 @@ use crate::tenancy::{Partner, PartnerSlug, TenancyError};
 pub struct StoreOptions {
     /// Maximum connections in the PostgreSQL pool, or in each SQLite pool.
     pub max_connections: u32,
-    /// How long partner and API key records read by this store are reused
-    /// before they are read again; zero reads them on every use. Changes
+    /// How long partner, API key, client and assignment records read by this
+    /// store are reused before they are read again; zero reads them on
+    /// every use. Changes
     /// made through this store take effect at once; changes made by another
     /// process within this time.
     pub lookup_ttl: std::time::Duration,
@@ -324,6 +325,7 @@ impl Store {
             tables,
             partner: Arc::new(partner),
             writer,
+            lookups: self.inner.lookups.clone(),
         })
     }
 
@@ -360,6 +362,7 @@ pub struct PartnerDb {
     pub(crate) tables: Arc<Tables>,
     pub(crate) partner: Arc<Partner>,
     pub(crate) writer: writer::EvaluationWriter,
+    pub(crate) lookups: Option<lookups::Lookups>,
 }
 
 impl PartnerDb {

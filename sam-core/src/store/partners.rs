@@ -263,8 +263,11 @@ impl Store {
             .await?;
         self.forget_partner(slug).await;
         if let Some(lookups) = self.lookups() {
-            // Its keys go with it; keys are cached by prefix, not partner.
+            // Its keys, clients and assignments go with it. A partner
+            // created again under the slug must not find them.
             lookups.api_keys.invalidate_all();
+            lookups.clients.invalidate_all();
+            lookups.assignments.invalidate_all();
         }
         if marked.rows_affected() == 0 {
             return Err(TenancyError::not_found("partner", slug.as_str()));
