@@ -105,6 +105,8 @@ pub struct ServerConfig {
     /// `/readyz`; per-instance limits when unset. The grading cache is set in `[cache]`.
     pub redis_url: Option<String>,
     /// Prefix of the server's own Redis keys.
+    // NOTE: nothing reads this setting yet, because the rate-limit and quota keys
+    // take their prefix from `[limits] key_prefix` (default `sam:limits:`).
     pub redis_prefix: String,
     /// Milliseconds a partner, API key, client or assignment record is
     /// reused between requests before it is read again; 0 reads it on every

@@ -31,9 +31,11 @@ const MAX_STORED_RESPONSE: usize = 4 * 1024 * 1024;
 /// handler runs, so of two concurrent requests with one key only the first
 /// runs and the second gets 409. A finished response below 500 is stored
 /// and replayed to every retry with the same request. A 5xx response
-/// releases the key so that a retry runs again. A claim left by a request
-/// that timed out is taken over after twice the request timeout. The same
-/// key with another method, path, body or caller gets 422.
+/// releases the key so that a retry runs again, and so does a request that
+/// is dropped before it finishes, because the client disconnected or the
+/// request timed out. A claim left by a server that stopped is taken over
+/// after twice the request timeout. The same key with another method,
+/// path, body or caller gets 422.
 pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
@@ -85,10 +87,49 @@ async fn run_once(
         IdempotencyClaim::Mismatch => return Err(ApiError::IdempotencyMismatch.into_response()),
     }
 
+    let mut claim = ClaimGuard {
+        caller: Some(caller.clone()),
+        key: key.clone(),
+    };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    Ok(finish(&caller, &key, response).await)
+    let response = finish(&caller, &key, response).await;
+    claim.disarm();
+    Ok(response)
+}
+
+/// Releases a claim whose request was dropped before it finished, such as
+/// when the client disconnected or the request timed out, so that a retry
+/// runs at once and does not get 409 until the claim turns stale.
+struct ClaimGuard {
+    caller: Option<Caller>,
+    key: String,
+}
+
+impl ClaimGuard {
+    /// Keeps the claim: the request finished and stored or released it.
+    fn disarm(&mut self) {
+        self.caller = None;
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        let Some(caller) = self.caller.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let key = std::mem::take(&mut self.key);
+        runtime.spawn(async move {
+            tracing::debug!(partner = %caller.partner, "releasing the idempotency claim of a dropped request");
+            if let Err(err) = caller.db.release_idempotency(&key).await {
+                tracing::error!(partner = %caller.partner, error = %err, "releasing an idempotency key failed");
+            }
+        });
+    }
 }
 
 /// Returns the age after which an unfinished claim is taken over: twice

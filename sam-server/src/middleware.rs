@@ -137,6 +137,9 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     }
     let single_evaluation = request.method() == axum::http::Method::POST
         && request.uri().path().ends_with("/evaluations");
+    // NOTE: this runs before the idempotency middleware, so a replayed
+    // Idempotency-Key retry or an already evaluated submission also spends
+    // one evaluation of the daily quota, though it is billed once.
     if single_evaluation {
         if let Err(err) = consume_quota(&state, partner, 1).await {
             return err.into_response();

@@ -711,6 +711,43 @@ async fn concurrent_duplicates_evaluate_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnected_request_frees_idempotency_key() {
+    let server = TestServer::start().await;
+    mount_model(&server.llm, Duration::from_millis(1500)).await;
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &format!("{C1}/assignments"),
+            Some("prof"),
+            Some(assignment("a1")),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = server.token("prof").await;
+    let url = format!("{}{C1}/evaluations", server.base);
+    let send = |timeout: Duration| {
+        server
+            .http
+            .post(&url)
+            .timeout(timeout)
+            .bearer_auth(&token)
+            .header("idempotency-key", "interrupted")
+            .json(&submission("a1", "s1", "ana"))
+            .send()
+    };
+    // The client gives up while the model is still answering, as samctl
+    // does when it is interrupted with Ctrl-C.
+    let abandoned = send(Duration::from_millis(300)).await;
+    assert!(abandoned.is_err(), "{abandoned:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let retry = send(Duration::from_secs(10)).await.unwrap();
+    let (status, body) = read(retry).await;
+    assert!(status == 201 || status == 200, "{status}: {body}");
+    assert_eq!(server.usage_events("c1").await, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_are_limited_and_checked() {
     let server = TestServer::start().await;
     let url = format!("{C1}/assignments");

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use sam_core::auth::{
     create_api_key, ApiKeyRecord, ApiKeyStore, NewApiKey, Permission, TokenSubject,
 };
-use sam_core::tenancy::PartnerSlug;
+use sam_core::tenancy::{PartnerSlug, Role};
 use secrecy::ExposeSecret;
 
 use crate::app::{Context, UsageError};
@@ -170,7 +170,10 @@ pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<E
         .into());
     }
     let client = db.client(&user.client_id).await?;
-    let subject = TokenSubject::member(db.partner(), Some(&client), &user)?;
+    // Every user is stored under a client, but a partner admin's token
+    // covers the whole partner and must carry no client.
+    let token_client = (user.role != Role::PartnerAdmin).then_some(&client);
+    let subject = TokenSubject::member(db.partner(), token_client, &user)?;
     let issued = signer.issue(&subject)?;
     store.close().await;
     let token = issued.token.expose_secret().to_owned();

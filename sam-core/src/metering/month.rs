@@ -108,7 +108,10 @@ impl FromStr for Month {
             reason: "expected YYYY-MM, such as 2026-03".to_owned(),
         };
         let (year, month) = text.split_once('-').ok_or_else(invalid)?;
-        if year.len() != 4 || month.len() != 2 {
+        // `str::parse` accepts a leading `+`, so check the digits first.
+        let digits =
+            |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(year, 4) || !digits(month, 2) {
             return Err(invalid());
         }
         let year = year.parse().map_err(|_| invalid())?;
@@ -225,6 +228,9 @@ mod tests {
             "2026/03",
             "",
             "2026-03-01",
+            "+026-03",
+            "2026-+3",
+            " 026-03",
         ] {
             assert!(text.parse::<Month>().is_err(), "{text:?}");
         }

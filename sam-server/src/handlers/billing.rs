@@ -4,7 +4,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use sam_core::auth::{Action, Target};
 use sam_core::billing::{ClientStatement, Invoice};
 use sam_core::metering::{parse_zone, DateRange, Month, UsageGroup, UsageQuery, UsageSummary};
@@ -84,13 +84,22 @@ fn shown(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
+/// Parses a day `YYYY-MM-DD` with a four-digit year from 0001 to 9999.
+/// chrono alone also accepts signed and longer years such as
+/// `+10000-01-01`, which the rollups, keyed by the day's text, would
+/// compare wrongly.
 fn parse_day(name: &str, text: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        ApiError::BadRequest(format!(
-            "invalid {name} {:?}: expected a date YYYY-MM-DD, such as 2026-03-01",
-            shown(text)
-        ))
-    })
+    let four_digit_year = text.len() == 10 && text.bytes().take(4).all(|b| b.is_ascii_digit());
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|day| four_digit_year && day.year() >= 1)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "invalid {name} {:?}: expected a date YYYY-MM-DD from 0001-01-01 to \
+                 9999-12-31, such as 2026-03-01",
+                shown(text)
+            ))
+        })
 }
 
 fn parse_group(text: Option<&str>) -> Result<UsageGroup, ApiError> {
@@ -224,4 +233,32 @@ pub async fn invoice(
         None => InvoiceView::Partner(PartnerInvoiceView(invoice)),
     };
     Ok(Json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_parses_four_digit_years() {
+        let day = parse_day("from", "2026-03-01");
+        assert_eq!(day.ok(), NaiveDate::from_ymd_opt(2026, 3, 1));
+        assert!(parse_day("to", "9999-12-31").is_ok());
+    }
+
+    #[test]
+    fn day_rejects_other_years() {
+        for text in [
+            "+10000-01-01",
+            "10000-01-01",
+            "0000-01-01",
+            "-0001-01-01",
+            "+026-03-01",
+            "2026-3-1",
+            "2026-02-30",
+        ] {
+            let result = parse_day("to", text);
+            assert!(matches!(result, Err(ApiError::BadRequest(_))), "{text:?}");
+        }
+    }
 }
