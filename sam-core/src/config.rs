@@ -104,10 +104,6 @@ pub struct ServerConfig {
     /// Redis URL of the shared rate-limit and quota counters, also checked by
     /// `/readyz`; per-instance limits when unset. The grading cache is set in `[cache]`.
     pub redis_url: Option<String>,
-    /// Prefix of the server's own Redis keys.
-    // NOTE: nothing reads this setting yet, because the rate-limit and quota keys
-    // take their prefix from `[limits] key_prefix` (default `sam:limits:`).
-    pub redis_prefix: String,
     /// Milliseconds a partner, API key, client or assignment record is
     /// reused between requests before it is read again; 0 reads it on every
     /// request. A partner
@@ -125,7 +121,6 @@ impl Default for ServerConfig {
             request_timeout_secs: 120,
             shutdown_grace_secs: 30,
             redis_url: None,
-            redis_prefix: "sam".to_owned(),
             lookup_cache_ms: 1_000,
         }
     }

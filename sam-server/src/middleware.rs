@@ -135,16 +135,6 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
         }
         .into_response();
     }
-    let single_evaluation = request.method() == axum::http::Method::POST
-        && request.uri().path().ends_with("/evaluations");
-    // NOTE: this runs before the idempotency middleware, so a replayed
-    // Idempotency-Key retry or an already evaluated submission also spends
-    // one evaluation of the daily quota, though it is billed once.
-    if single_evaluation {
-        if let Err(err) = consume_quota(&state, partner, 1).await {
-            return err.into_response();
-        }
-    }
     let mut response = next.run(request).await;
     for (name, value) in headers {
         if let Ok(value) = HeaderValue::from_str(&value) {

@@ -214,3 +214,32 @@ async fn quota_resets_at_partner_time_zone() {
     chile.assert_admitted(&server).await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_retries_spend_no_quota() {
+    let (server, _clock) = server_at("2026-03-11T12:00:00Z").await;
+    let partner = QuotaPartner::create(&server, "chile", 2, None).await;
+    let send = || {
+        server
+            .http
+            .post(format!(
+                "{}/api/chile/v1/clients/c1/evaluations",
+                server.base
+            ))
+            .bearer_auth(&partner.token)
+            .header("idempotency-key", "retry-1")
+            .json(&submission("a1", "retried", "student"))
+            .send()
+    };
+
+    for attempt in 0..4 {
+        let (status, body) = read(send().await.unwrap()).await;
+        assert_eq!(status, 201, "attempt {attempt}: {body}");
+    }
+
+    // The four attempts spent one evaluation, so one is left.
+    partner.assert_admitted(&server).await;
+    // 09:00 in Santiago (-03), 15 hours before its midnight.
+    partner.assert_exhausted(&server, 15 * 3600).await;
+    server.stop().await;
+}

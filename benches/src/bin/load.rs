@@ -187,7 +187,6 @@ log_level = "warn"
 
 [server]
 redis_url = "{redis}"
-redis_prefix = "{prefix}"
 
 [limits]
 key_prefix = "{prefix}:limits:"

@@ -232,6 +232,9 @@ pub async fn evaluate(
     ApiJson(body): ApiJson<EvaluateRequest>,
 ) -> Result<(StatusCode, Json<EvaluationView>), ApiError> {
     let loaded = authorize_submission(&caller, &client, &body, &mut HashMap::new()).await?;
+    // The quota is spent here, behind the idempotency layer, so a replayed
+    // retry does not spend it again.
+    crate::middleware::consume_quota(&state, caller.db.partner(), 1).await?;
     match run_evaluation(&state, &caller, &client, &loaded.assignment, body).await? {
         Outcome::Evaluated(evaluation) => {
             Ok((StatusCode::CREATED, Json(EvaluationView(evaluation))))
