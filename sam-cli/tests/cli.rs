@@ -813,6 +813,32 @@ fn token_issue_signs_store_claims() {
     );
     assert_eq!(issued["token"].as_str().unwrap().split('.').count(), 3);
 
+    sam.ok(&[
+        "user",
+        "create",
+        "-p",
+        "p1",
+        "-c",
+        "c1",
+        "padmin",
+        "--role",
+        "partner_admin",
+    ]);
+    let output = Command::new(env!("CARGO_BIN_EXE_samctl"))
+        .args([
+            "token", "issue", "-p", "p1", "-u", "padmin", "--output", "json",
+        ])
+        .env("SAM_HOME", sam.home())
+        .env("SAMTEST_CLI_JWT_SECRET", &secret)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let issued: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let hierarchy = &issued["claims"]["tenant_hierarchy"];
+    assert_eq!(hierarchy["level"], "partner_admin");
+    assert_eq!(hierarchy["partner_id"], "p1");
+    assert!(hierarchy["client_id"].is_null(), "{hierarchy}");
+
     let unknown = Command::new(env!("CARGO_BIN_EXE_samctl"))
         .args(["token", "issue", "-p", "p1", "-u", "nobody"])
         .env("SAM_HOME", sam.home())

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use sam_core::auth::{
     create_api_key, ApiKeyRecord, ApiKeyStore, NewApiKey, Permission, TokenSubject,
 };
-use sam_core::tenancy::PartnerSlug;
+use sam_core::tenancy::{PartnerSlug, Role};
 use secrecy::ExposeSecret;
 
 use crate::app::{Context, UsageError};
@@ -169,8 +169,13 @@ pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<E
         ))
         .into());
     }
-    let client = db.client(&user.client_id).await?;
-    let subject = TokenSubject::member(db.partner(), Some(&client), &user)?;
+    // A partner admin's token carries no client, because it acts on every
+    // client of the partner; every other role's token carries its client.
+    let client = match user.role {
+        Role::PartnerAdmin => None,
+        _ => Some(db.client(&user.client_id).await?),
+    };
+    let subject = TokenSubject::member(db.partner(), client.as_ref(), &user)?;
     let issued = signer.issue(&subject)?;
     store.close().await;
     let token = issued.token.expose_secret().to_owned();
