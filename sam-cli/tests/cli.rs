@@ -771,6 +771,16 @@ fn key_lifecycle_through_cli() {
     ]);
     assert_eq!(code(&bad_scope), 2, "{}", stderr(&bad_scope));
     assert!(stderr(&bad_scope).contains("root"));
+
+    let table_key = sam.run(&["key", "create", "-p", "p1", "--name", "Canvas"]);
+    assert!(table_key.status.success(), "{}", stderr(&table_key));
+    let printed = String::from_utf8(table_key.stdout.clone()).unwrap();
+    assert!(printed.trim().starts_with("sam_"), "{printed}");
+    assert!(
+        stderr(&table_key).starts_with("note: "),
+        "{}",
+        stderr(&table_key)
+    );
 }
 
 #[test]

@@ -170,7 +170,7 @@ pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<E
         .into());
     }
     // A partner admin's token carries no client, because it acts on every
-    // client of the partner; every other role's token carries its client.
+    // client of the partner. Every other role's token carries the user's client.
     let client = match user.role {
         Role::PartnerAdmin => None,
         _ => Some(db.client(&user.client_id).await?),
@@ -267,9 +267,7 @@ fn print_new_key(context: &Context, key: &str, prefix: &str) -> anyhow::Result<(
         ),
         _ => {
             output::line(key)?;
-            output::row_error(
-                "note: this is the only time the key is shown; SAM stores only its hash",
-            );
+            output::stderr_note("this is the only time the key is shown; SAM stores only its hash");
             Ok(())
         }
     }
