@@ -162,6 +162,8 @@ fn init_logging(config: &SamConfig, global: &GlobalArgs) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not for a log file or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     // A second initialisation only happens in tests; keeping the first is right.
     let _ = match config.log_format {

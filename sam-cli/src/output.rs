@@ -103,6 +103,14 @@ pub fn note(format: OutputFormat, message: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a note for people on stderr, unless `-q` is given, so that stdout
+/// keeps only the command's result for pipes.
+pub fn stderr_note(message: &str) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = writeln!(std::io::stderr(), "note: {message}");
+    }
+}
+
 /// Prints a command's primary output line, such as a new key, whatever `-q` says.
 pub fn line(text: &str) -> anyhow::Result<()> {
     writeln!(std::io::stdout().lock(), "{text}")?;

@@ -95,7 +95,9 @@ fn describe_status(
         401 => format!(
             "; the credential was rejected, so log in again: samctl login --server {server}"
         ),
-        403 => "; the logged-in credential is not allowed to do this, so log in as a partner admin"
+        403 => "; the logged-in credential's role or key scopes do not allow this. \
+                 Assignments and evaluate need a teacher's token or an API key with the \
+                 create_evaluation scope, and clients and keys need a partner admin's token"
             .to_owned(),
         429 => match retry_after {
             Some(secs) => format!("; retry in {secs} s"),

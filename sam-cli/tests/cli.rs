@@ -771,6 +771,16 @@ fn key_lifecycle_through_cli() {
     ]);
     assert_eq!(code(&bad_scope), 2, "{}", stderr(&bad_scope));
     assert!(stderr(&bad_scope).contains("root"));
+
+    let table_key = sam.run(&["key", "create", "-p", "p1", "--name", "Canvas"]);
+    assert!(table_key.status.success(), "{}", stderr(&table_key));
+    let printed = String::from_utf8(table_key.stdout.clone()).unwrap();
+    assert!(printed.trim().starts_with("sam_"), "{printed}");
+    assert!(
+        stderr(&table_key).starts_with("note: "),
+        "{}",
+        stderr(&table_key)
+    );
 }
 
 #[test]
@@ -824,7 +834,7 @@ fn token_issue_signs_store_claims() {
         "--role",
         "partner_admin",
     ]);
-    let admin = Command::new(env!("CARGO_BIN_EXE_samctl"))
+    let output = Command::new(env!("CARGO_BIN_EXE_samctl"))
         .args([
             "token", "issue", "-p", "p1", "-u", "padmin", "--output", "json",
         ])
@@ -832,9 +842,9 @@ fn token_issue_signs_store_claims() {
         .env("SAMTEST_CLI_JWT_SECRET", &secret)
         .output()
         .unwrap();
-    assert!(admin.status.success(), "{}", stderr(&admin));
-    let admin: serde_json::Value = serde_json::from_slice(&admin.stdout).unwrap();
-    let hierarchy = &admin["claims"]["tenant_hierarchy"];
+    assert!(output.status.success(), "{}", stderr(&output));
+    let issued: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let hierarchy = &issued["claims"]["tenant_hierarchy"];
     assert_eq!(hierarchy["level"], "partner_admin");
     assert_eq!(hierarchy["partner_id"], "p1");
     assert!(hierarchy["client_id"].is_null(), "{hierarchy}");

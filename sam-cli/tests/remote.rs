@@ -543,7 +543,12 @@ async fn remote_errors_map_to_exit_codes() {
     let output = admin.run(&["assignment", "list", "-p", "aptus", "-c", "c1"]);
     assert_eq!(code(&output), 4, "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("not allowed"),
+        stderr(&output).contains("do not allow this"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("create_evaluation scope"),
         "{}",
         stderr(&output)
     );

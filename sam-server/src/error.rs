@@ -85,6 +85,8 @@ impl ApiError {
         use tracing::Level;
         let (status, code, level) = match self {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", Level::DEBUG),
+            // NOTE: at the default info level a denied request leaves no log
+            // line, so the request id that samctl prints finds nothing.
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", Level::DEBUG),
             Self::NotFound | Self::NotFoundDetail(_) => {
                 (StatusCode::NOT_FOUND, "not_found", Level::DEBUG)

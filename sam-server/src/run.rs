@@ -85,7 +85,9 @@ fn init_logging(config: &SamConfig) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not for a log file or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // Initialising twice only happens in tests; keeping the first is right.
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),

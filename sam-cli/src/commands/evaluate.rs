@@ -11,6 +11,8 @@ use anyhow::Context as _;
 use clap::Args;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::{Decimal, RoundingStrategy};
 use sam_core::engine::{check_teacher, Engine, Outcome};
 use sam_core::eval::{Assignment, SubmissionInput};
 use sam_core::store::PartnerDb;
@@ -119,14 +121,18 @@ pub struct Summary {
 
 impl Summary {
     /// Counts one graded row, adding its score and grade to the sums.
-    fn add(&mut self, outcome: &Outcome, score_sum: &mut f64, grade_sum: &mut f64) {
+    fn add(&mut self, outcome: &Outcome, score_sum: &mut f64, grade_sum: &mut Decimal) {
         let evaluation = outcome.evaluation();
         match outcome {
             Outcome::Evaluated(_) => self.evaluated += 1,
             Outcome::AlreadyEvaluated(_) => self.already_evaluated += 1,
         }
         *score_sum += evaluation.score_fraction;
-        *grade_sum += evaluation.grade;
+        // Grades have one decimal, so a decimal sum is exact and the mean
+        // does not depend on the order in which rows finish.
+        *grade_sum += Decimal::from_f64(evaluation.grade)
+            .unwrap_or_default()
+            .round_dp(1);
         let bucket = grade_bucket(evaluation.grade);
         *self.grade_distribution.entry(bucket).or_default() += 1;
         if evaluation.cached {
@@ -138,16 +144,17 @@ impl Summary {
 
     /// Sets the means from the sums of the graded rows, and the provider
     /// cost of the rows graded now.
-    fn finish(&mut self, score_sum: f64, grade_sum: f64, cost_nanos: i64) {
+    fn finish(&mut self, score_sum: f64, grade_sum: Decimal, cost_nanos: i64) {
         let graded = self.evaluated + self.already_evaluated;
         if graded > 0 {
             self.mean_score_fraction = Some(score_sum / graded as f64);
-            self.mean_grade = Some(grade_sum / graded as f64);
+            self.mean_grade = (grade_sum / Decimal::from(graded))
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+                .to_f64();
         }
-        self.cost_usd = (rust_decimal::Decimal::from(cost_nanos)
-            / rust_decimal::Decimal::from(1_000_000_000))
-        .round_dp(6)
-        .to_string();
+        self.cost_usd = (Decimal::from(cost_nanos) / Decimal::from(1_000_000_000))
+            .round_dp(6)
+            .to_string();
     }
 
     /// Returns the exit code of a finished run, printing the resume hint
@@ -385,7 +392,7 @@ where
         }
     });
     let mut stream = futures::stream::iter(jobs).buffer_unordered(concurrency);
-    let (mut score_sum, mut grade_sum, mut cost_nanos) = (0.0, 0.0, 0i64);
+    let (mut score_sum, mut grade_sum, mut cost_nanos) = (0.0, Decimal::ZERO, 0i64);
     while let Some(done) = stream.next().await {
         bar.inc(1);
         let Some((line, outcome)) = done else {

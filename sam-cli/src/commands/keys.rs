@@ -169,11 +169,13 @@ pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<E
         ))
         .into());
     }
-    let client = db.client(&user.client_id).await?;
-    // Every user is stored under a client, but a partner admin's token
-    // covers the whole partner and must carry no client.
-    let token_client = (user.role != Role::PartnerAdmin).then_some(&client);
-    let subject = TokenSubject::member(db.partner(), token_client, &user)?;
+    // A partner admin's token carries no client, because it acts on every
+    // client of the partner. Every other role's token carries the user's client.
+    let client = match user.role {
+        Role::PartnerAdmin => None,
+        _ => Some(db.client(&user.client_id).await?),
+    };
+    let subject = TokenSubject::member(db.partner(), client.as_ref(), &user)?;
     let issued = signer.issue(&subject)?;
     store.close().await;
     let token = issued.token.expose_secret().to_owned();
@@ -265,9 +267,7 @@ fn print_new_key(context: &Context, key: &str, prefix: &str) -> anyhow::Result<(
         ),
         _ => {
             output::line(key)?;
-            output::row_error(
-                "note: this is the only time the key is shown; SAM stores only its hash",
-            );
+            output::stderr_note("this is the only time the key is shown; SAM stores only its hash");
             Ok(())
         }
     }
