@@ -146,7 +146,10 @@ fn resolve(global: &GlobalArgs) -> anyhow::Result<(SamConfig, StoreLocation)> {
 }
 
 /// Sets up `tracing` on stderr: human lines on a terminal or JSON objects.
-fn init_logging(config: &SamConfig, global: &GlobalArgs) {
+///
+/// # Errors
+/// [`UsageError`] for a `log_level` that is not a level or filter.
+fn init_logging(config: &SamConfig, global: &GlobalArgs) -> Result<(), UsageError> {
     let level = match (global.quiet, global.verbose) {
         (true, _) => "error".to_owned(),
         (false, 0) => config
@@ -157,8 +160,11 @@ fn init_logging(config: &SamConfig, global: &GlobalArgs) {
         (false, 2) => "debug".to_owned(),
         (false, _) => "trace".to_owned(),
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&level).map_err(|err| {
+        UsageError(format!(
+            "invalid log_level {level:?}: {err}; use a level such as warn or a filter such as sam_core=debug,warn"
+        ))
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -170,12 +176,13 @@ fn init_logging(config: &SamConfig, global: &GlobalArgs) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Human => builder.try_init(),
     };
+    Ok(())
 }
 
 /// Runs one command and returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (config, location) = resolve(&cli.global)?;
-    init_logging(&config, &cli.global);
+    init_logging(&config, &cli.global)?;
     crate::output::set_quiet(cli.global.quiet);
     let context = Context {
         config,

@@ -157,6 +157,24 @@ fn unknown_config_key_is_named() {
 }
 
 #[test]
+fn invalid_log_level_is_named() {
+    let sam = Sam::new();
+    sam.ok(&["init"]);
+    std::fs::write(
+        sam.home().join("config.toml"),
+        "log_level = \"sam_core=loud\"\n",
+    )
+    .unwrap();
+    let output = sam.run(&["partner", "list"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("invalid log_level \"sam_core=loud\""),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn evaluate_reports_bad_rows_and_continues() {
     let sam = Sam::new();
     sam.provision();

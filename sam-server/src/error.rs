@@ -85,9 +85,9 @@ impl ApiError {
         use tracing::Level;
         let (status, code, level) = match self {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", Level::DEBUG),
-            // NOTE: at the default info level a denied request leaves no log
-            // line, so the request id that samctl prints finds nothing.
-            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", Level::DEBUG),
+            // A caller with a valid credential was denied: logged at info, so
+            // the request id that samctl prints finds the line.
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", Level::INFO),
             Self::NotFound | Self::NotFoundDetail(_) => {
                 (StatusCode::NOT_FOUND, "not_found", Level::DEBUG)
             }

@@ -76,13 +76,18 @@ pub fn resolve_config(args: &Args) -> anyhow::Result<SamConfig> {
     Ok(config)
 }
 
-fn init_logging(config: &SamConfig) {
+/// Sets up `tracing` on stderr at the configured level.
+///
+/// # Errors
+/// A `log_level` that is not a level or filter.
+fn init_logging(config: &SamConfig) -> anyhow::Result<()> {
     let level = config
         .log_level
         .clone()
         .unwrap_or_else(|| "info".to_owned());
-    let filter = tracing_subscriber::EnvFilter::try_new(&level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&level).with_context(|| {
+        format!("invalid log_level {level:?}: use a level such as info or a filter such as sam_core=debug,info")
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -93,6 +98,7 @@ fn init_logging(config: &SamConfig) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Human => builder.try_init(),
     };
+    Ok(())
 }
 
 /// Builds the token verifier from the `[auth]` section. Without one, a
@@ -188,7 +194,7 @@ pub async fn build_state(config: &SamConfig) -> anyhow::Result<AppState> {
 /// A configuration, store or listener error.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = resolve_config(&args)?;
-    init_logging(&config);
+    init_logging(&config)?;
     let state = build_state(&config).await?;
     let store = state.store().clone();
     let listener = tokio::net::TcpListener::bind(&config.server.listen)

@@ -168,12 +168,26 @@ fn describe(credential: &Credential) -> Vec<(&'static str, String)> {
                 ("subject", text(&claims["sub"])),
                 ("partner", text(&claims["tenant_hierarchy"]["partner_id"])),
                 ("role", text(&claims["tenant_hierarchy"]["level"])),
-                (
-                    "expires (unix time, not verified here)",
-                    text(&claims["exp"]),
-                ),
+                ("expires (not verified here)", expiry(&claims["exp"])),
             ]
         }
+    }
+}
+
+/// Formats a token's `exp` claim as an RFC 3339 UTC time, marked when it
+/// has passed, or as it is written when it is not a Unix time.
+fn expiry(exp: &serde_json::Value) -> String {
+    let Some(time) = exp
+        .as_i64()
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+    else {
+        return exp.to_string();
+    };
+    let text = time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if time < chrono::Utc::now() {
+        format!("{text} (expired)")
+    } else {
+        text
     }
 }
 
@@ -209,6 +223,16 @@ pub async fn whoami(context: &Context) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_is_a_utc_time() {
+        assert_eq!(
+            expiry(&serde_json::json!(1_700_000_000)),
+            "2023-11-14T22:13:20Z (expired)"
+        );
+        assert!(!expiry(&serde_json::json!(4_102_444_800_i64)).contains("expired"));
+        assert_eq!(expiry(&serde_json::json!("soon")), "\"soon\"");
+    }
 
     #[test]
     fn server_url_must_be_http() {
