@@ -325,7 +325,7 @@ impl Remote {
 }
 
 /// Returns how long to wait before retrying a rate-limited request, or
-/// `None` when the error is not a 429 or asks for too long a wait.
+/// `None` when the error is not a 429 or requests too long a wait.
 fn retry_wait(error: &RemoteError) -> Option<Duration> {
     let RemoteError::Status {
         status,

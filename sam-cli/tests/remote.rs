@@ -530,7 +530,7 @@ async fn remote_errors_map_to_exit_codes() {
     let token = server.admin_token("aptus", "padmin").await;
     assert!(admin.login(&token, &["--token"]).status.success());
 
-    // Another partner's data answers exactly like missing data.
+    // Another partner's data returns exactly what missing data returns.
     let output = admin.run(&["user", "list", "-p", "aptus", "-c", "b1"]);
     assert_eq!(code(&output), 3, "{}", stderr(&output));
     assert!(stderr(&output).contains("404"), "{}", stderr(&output));
@@ -652,7 +652,7 @@ async fn usage_and_billing_through_server() {
         "k12",
     ]);
 
-    // A grading key evaluates three answers in c1 and three in c2.
+    // A grading key evaluates three submissions in c1 and three in c2.
     let created = admin.json(&GRADER_KEY);
     let grader = Samctl::new(&server.base);
     let key = created["key"].as_str().unwrap();

@@ -735,7 +735,7 @@ async fn disconnected_request_frees_idempotency_key() {
             .json(&submission("a1", "s1", "ana"))
             .send()
     };
-    // The client gives up while the model is still answering, as samctl
+    // The client gives up while the model is still grading, as samctl
     // does when it is interrupted with Ctrl-C.
     let abandoned = send(Duration::from_millis(300)).await;
     assert!(abandoned.is_err(), "{abandoned:?}");

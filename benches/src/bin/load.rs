@@ -7,7 +7,7 @@
 //! process, and drives it from a load generator in this process. It reports, per scenario,
 //! throughput and latency percentiles, the latency of calling the mock
 //! directly, and the server's resident memory read from `/proc`. Each
-//! scenario then checks that every answered evaluation has its row and its
+//! scenario then checks that every successful evaluation has its row and its
 //! usage event in the database.
 
 #![allow(clippy::print_stdout)]
@@ -117,6 +117,7 @@ async fn provision(url: &str, pool: u32) -> anyhow::Result<String> {
         },
     )
     .await?;
+
     let slug = PartnerSlug::parse(PARTNER)?;
     store
         .create_partner(NewPartner {
@@ -129,6 +130,7 @@ async fn provision(url: &str, pool: u32) -> anyhow::Result<String> {
             time_zone: None,
         })
         .await?;
+
     let db = store.partner_db(&slug).await?;
     db.create_client(NewClient {
         client_id: CLIENT.to_owned(),
@@ -139,6 +141,7 @@ async fn provision(url: &str, pool: u32) -> anyhow::Result<String> {
         grade_scale: GradeScale::default(),
     })
     .await?;
+
     let assignment = AssignmentInput {
         id: ASSIGNMENT.to_owned(),
         title: None,
@@ -150,6 +153,7 @@ async fn provision(url: &str, pool: u32) -> anyhow::Result<String> {
     }
     .into_assignment(CLIENT)?;
     db.create_assignment(&assignment, None).await?;
+
     let key = create_api_key(
         &store,
         &NewApiKey {
@@ -162,6 +166,7 @@ async fn provision(url: &str, pool: u32) -> anyhow::Result<String> {
         chrono::Utc::now(),
     )
     .await?;
+
     store.close().await;
     Ok(key.key.expose_secret().to_owned())
 }
@@ -304,8 +309,8 @@ struct Sample {
 
 /// Numbers every request of the run, so each submission id is new.
 static NEXT: AtomicU64 = AtomicU64::new(0);
-/// Evaluations the server answered with success, warm-up included.
-static ANSWERED: AtomicU64 = AtomicU64::new(0);
+/// Evaluations the server returned with a success status, warm-up included.
+static SUCCEEDED: AtomicU64 = AtomicU64::new(0);
 
 fn evaluate_body(workload: Workload) -> serde_json::Value {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -332,6 +337,7 @@ async fn measure(
 ) -> anyhow::Result<Sample> {
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
+
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
         let http = reqwest::Client::builder()
@@ -366,7 +372,7 @@ async fn measure(
                     );
                 }
                 if workload != Workload::Direct {
-                    ANSWERED.fetch_add(1, Ordering::Relaxed);
+                    SUCCEEDED.fetch_add(1, Ordering::Relaxed);
                 }
                 if measuring.load(Ordering::Relaxed) {
                     latencies.push(elapsed);
@@ -375,6 +381,7 @@ async fn measure(
             Ok(latencies)
         }));
     }
+
     tokio::time::sleep(warmup).await;
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
@@ -382,10 +389,12 @@ async fn measure(
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
+
     let mut latencies = Vec::new();
     for task in tasks {
         latencies.extend(task.await??);
     }
+
     latencies.sort_unstable();
     // The latency below which `permille` thousandths of the requests fall.
     let percentile = |permille: usize| -> f64 {
@@ -527,10 +536,10 @@ async fn run(args: &Args, database_url: &str) -> anyhow::Result<()> {
     );
     println!("server memory: {rss:.1} MiB resident at the end, {peak:.1} MiB peak");
 
-    let answered = ANSWERED.load(Ordering::Relaxed);
+    let succeeded = SUCCEEDED.load(Ordering::Relaxed);
     let (evaluations, events) = stored_counts(database_url).await?;
-    println!("stored: {evaluations} evaluations and {events} usage events for {answered} successful answers");
-    if evaluations != events || u64::try_from(evaluations)? != answered {
+    println!("stored: {evaluations} evaluations and {events} usage events for {succeeded} successful responses");
+    if evaluations != events || u64::try_from(evaluations)? != succeeded {
         bail!("stored rows do not match: {evaluations} evaluations, {events} usage events");
     }
     drop(server);

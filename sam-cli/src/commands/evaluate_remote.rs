@@ -17,7 +17,7 @@ use crate::remote::Remote;
 
 /// Returns the `Idempotency-Key` of one submission: a hash of the client,
 /// the submission's fields and the credential, so a re-run with the same
-/// credential replays the first answer. The server binds a key to the
+/// credential replays the first response. The server binds a key to the
 /// caller that used it first, so another credential must use other keys;
 /// the server then finds the stored evaluation by submission id.
 fn idempotency_key(remote: &Remote, client: &str, input: &SubmissionInput) -> String {

@@ -322,7 +322,7 @@ pub async fn key_remote(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The API's answer to a key creation: the key, shown once, and its prefix.
+/// The API's response to a key creation: the key, shown once, and its prefix.
 #[derive(Deserialize)]
 struct CreatedKey {
     key: String,

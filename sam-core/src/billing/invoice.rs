@@ -198,7 +198,7 @@ impl Invoice {
     }
 }
 
-/// One client's part of a partner's invoice as the client's admin sees it:
+/// One client's part of a partner's invoice, as shown to the client's admin:
 /// the client's own amounts only. It leaves out the partner's lines, whose
 /// quantities and descriptions count every client's evaluations, the price
 /// plan, the other clients and the platform's cost and margin.

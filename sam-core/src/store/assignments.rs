@@ -132,11 +132,10 @@ impl PartnerDb {
             client_id.to_owned(),
             assignment_id.to_owned(),
         );
-        if let Some(loaded) = match &self.lookups {
-            Some(lookups) => lookups.assignments.get(&key).await,
-            None => None,
-        } {
-            return Ok((*loaded).clone());
+        if let Some(lookups) = &self.lookups {
+            if let Some(loaded) = lookups.assignments.get(&key).await {
+                return Ok((*loaded).clone());
+            }
         }
         let sql = format!(
             "SELECT {ASSIGNMENT_COLUMNS}, created_by FROM {} WHERE client_id = $1 AND assignment_id = $2",

@@ -142,11 +142,10 @@ impl PartnerDb {
     /// [`TenancyError::NotFound`] when this partner has no such client.
     pub async fn client(&self, client_id: &str) -> Result<Client, TenancyError> {
         let key = (self.partner.slug.clone(), client_id.to_owned());
-        if let Some(client) = match &self.lookups {
-            Some(lookups) => lookups.clients.get(&key).await,
-            None => None,
-        } {
-            return Ok(client);
+        if let Some(lookups) = &self.lookups {
+            if let Some(client) = lookups.clients.get(&key).await {
+                return Ok(client);
+            }
         }
         let sql = format!(
             "SELECT {CLIENT_COLUMNS} FROM {} WHERE client_id = $1",

@@ -44,11 +44,10 @@ use crate::tenancy::{Partner, PartnerSlug, TenancyError};
 pub struct StoreOptions {
     /// Maximum connections in the PostgreSQL pool, or in each SQLite pool.
     pub max_connections: u32,
-    /// How long partner, API key, client and assignment records read by this
-    /// store are reused before they are read again; zero reads them on
-    /// every use. Changes
-    /// made through this store take effect at once; changes made by another
-    /// process within this time.
+    /// The time partner, API key, client and assignment records read by this
+    /// store are reused before they are read again. Zero reads them on every
+    /// use. Changes made through this store take effect at once, and changes
+    /// made by another process take effect within this time.
     pub lookup_ttl: std::time::Duration,
 }
 

@@ -191,11 +191,10 @@ impl Store {
     /// # Errors
     /// [`TenancyError::NotFound`] when no partner has this slug.
     pub async fn partner(&self, slug: &PartnerSlug) -> Result<Partner, TenancyError> {
-        if let Some(partner) = match self.lookups() {
-            Some(lookups) => lookups.partners.get(slug).await,
-            None => None,
-        } {
-            return Ok(partner);
+        if let Some(lookups) = self.lookups() {
+            if let Some(partner) = lookups.partners.get(slug).await {
+                return Ok(partner);
+            }
         }
         let sql = format!(
             "SELECT {PARTNER_COLUMNS} FROM {} WHERE partner_id = $1",

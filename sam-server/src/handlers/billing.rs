@@ -35,7 +35,7 @@ pub struct UsageParams {
 
 /// Usage reports and their totals, as sam-core serializes
 /// `UsageSummary` and `samctl usage --output json` prints it: `reports`
-/// holds one report with `partner`, `group`, `from`, `to`, `rows` (each a
+/// contains one report with `partner`, `group`, `from`, `to`, `rows` (each a
 /// `key` and its totals) and `totals`, and `totals` is their sum. Totals are
 /// `events`, `input_tokens`, `cached_input_tokens`, `output_tokens`,
 /// `cost_nanos` (provider cost in 1e-9 USD) and `cache_hits`.
@@ -45,7 +45,7 @@ pub struct UsageParams {
 pub struct UsageView(pub UsageSummary);
 
 /// A partner admin's view of an invoice: sam-core's `Invoice` without the
-/// platform's provider cost and margin. It holds `partner_id`,
+/// platform's provider cost and margin. It contains `partner_id`,
 /// `partner_name`, `month`, `status` (`draft` or `closed`), `currency`,
 /// `plan`, `evaluations`, `lines` (each with `kind`, `description`,
 /// `quantity`, `unit_price`, `amount` and, for an adjustment,
@@ -57,7 +57,7 @@ pub struct UsageView(pub UsageSummary);
 pub struct PartnerInvoiceView(pub Invoice);
 
 /// A client admin's view of an invoice: sam-core's `ClientStatement`, the
-/// caller's client's part only. It holds `partner_id`, `month`, `status`,
+/// caller's client's part only. It contains `partner_id`, `month`, `status`,
 /// `currency`, `closed_at`, `client_id`, `client_name`, `evaluations` (the
 /// client's own), `lines` (each with `kind`, `amount` and, for an
 /// adjustment, `adjusts_month`) and `total`. It leaves out the partner's
@@ -180,7 +180,7 @@ pub async fn usage(
     })?;
     let client = authorize_read(&caller, Action::ViewUsage, params.client.as_deref())?;
     if let Some(client) = &client {
-        // An unknown client answers 404, not an empty report.
+        // An unknown client returns 404, not an empty report.
         caller.db.client(client).await?;
     }
     let query = UsageQuery {
